@@ -1,0 +1,53 @@
+import type { FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { authenticationFailed, notAuthenticated } from '../src/lib/http-error.js'
+import { isWellFormedToken, tokenFromAuthorization } from '../src/lib/tokens.js'
+import type { UserRow } from './users-repository.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** An onRequest/preValidation hook: sets `request.user` and `request.tokenId`, or answers 401. */
+    authenticate: (request: FastifyRequest) => Promise<void>
+  }
+  interface FastifyRequest {
+    user: UserRow
+    tokenId: number
+  }
+}
+
+/** The `token.<t>` entry of `Sec-WebSocket-Protocol: chat, token.<t>`, for browsers that cannot set a header. */
+function tokenFromSubprotocol (header: string | undefined): string | undefined {
+  for (const protocol of header?.split(',') ?? []) {
+    const trimmed = protocol.trim()
+    if (trimmed.startsWith('token.')) return trimmed.slice('token.'.length)
+  }
+  return undefined
+}
+
+/**
+ * The token of a request. REST takes it from the Authorization header only; the socket upgrade also takes
+ * `?token=` (the product document's Kotlin example) and the subprotocol pair.
+ */
+function requestToken (request: FastifyRequest): string | undefined {
+  const fromHeader = tokenFromAuthorization(request.headers.authorization)
+  if (fromHeader !== undefined || request.headers.upgrade?.toLowerCase() !== 'websocket') return fromHeader
+  const query = request.query as { token?: unknown } | undefined
+  if (typeof query?.token === 'string') return query.token
+  return tokenFromSubprotocol(request.headers['sec-websocket-protocol'])
+}
+
+export default fp(async function auth (fastify) {
+  const { usersRepository } = fastify
+  fastify.decorateRequest('user', null as unknown as UserRow)
+  fastify.decorateRequest('tokenId', 0)
+
+  fastify.decorate('authenticate', async function authenticate (request: FastifyRequest) {
+    const token = requestToken(request)
+    if (token === undefined) throw notAuthenticated()
+    // A malformed token cannot match: refuse it without a query.
+    const found = isWellFormedToken(token) ? await usersRepository.authenticate(token) : undefined
+    if (found === undefined) throw authenticationFailed()
+    request.user = found.user
+    request.tokenId = found.tokenId
+  })
+}, { name: 'auth', dependencies: ['users-repository'] })

@@ -1,0 +1,38 @@
+import websocket from '@fastify/websocket'
+import fp from 'fastify-plugin'
+import { ChatHub } from '../src/chat/hub.js'
+import { CloseCode } from '../src/chat/session.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    chatHub: ChatHub
+  }
+}
+
+/** Frames over this size close the socket with 1009 (the contract's limit). */
+export const MAX_FRAME_BYTES = 64 * 1024
+
+/** The WebSocket server and this instance's sockets by room. */
+export default fp(async function chatHub (fastify) {
+  const { broker, config, log, roomsRepository, messagesRepository } = fastify
+  const hub = new ChatHub({
+    broker,
+    log,
+    store: { lastSeq: roomsRepository.lastSeq, after: messagesRepository.after },
+    heartbeatIntervalMs: config.HEARTBEAT_INTERVAL_MS,
+    typingIntervalMs: config.TYPING_INTERVAL_MS
+  })
+  fastify.decorate('chatHub', hub)
+
+  await fastify.register(websocket, {
+    options: {
+      maxPayload: MAX_FRAME_BYTES,
+      // Browsers send the token as `Sec-WebSocket-Protocol: chat, token.<t>`; the server answers `chat`.
+      handleProtocols: (protocols) => protocols.has('chat') ? 'chat' : false
+    },
+    preClose (done) {
+      hub.closeAll(CloseCode.goingAway, 'server shutting down')
+      this.websocketServer.close(() => done())
+    }
+  })
+}, { name: 'chat-hub', dependencies: ['broker', 'config', 'rooms-repository', 'messages-repository'] })

@@ -1,0 +1,67 @@
+import { and, asc, desc, eq, gt, lt, sql } from 'drizzle-orm'
+import fp from 'fastify-plugin'
+import type { Db } from '../src/db/client.js'
+import { toMessage } from '../src/db/message-mapping.js'
+import { MessageWriter } from '../src/db/message-writer.js'
+import { messages, roomMembers, users } from '../src/db/schema/index.js'
+import type { Cursor } from '../src/lib/cursor.js'
+import { keysetPage } from '../src/lib/keyset.js'
+import type { MessageBody } from '../src/schemas/messages.js'
+import { toUser } from './users-repository.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    messagesRepository: ReturnType<typeof createMessagesRepository>
+  }
+}
+
+export function createMessagesRepository (db: Db, writer: MessageWriter) {
+  /** A room's messages around `seq` on the (room_id, seq) index: after it ascending, or before it descending. */
+  const seek = async (roomId: number, roomName: string, direction: 'after' | 'before', seq: number | undefined,
+    limit: number): Promise<MessageBody[]> => {
+    const bound = seq === undefined ? undefined : direction === 'after' ? gt(messages.seq, seq) : lt(messages.seq, seq)
+    const rows = await db.select({ message: messages, sender: users }).from(messages)
+      .innerJoin(users, eq(users.id, messages.senderId))
+      .where(and(eq(messages.roomId, roomId), bound))
+      .orderBy(direction === 'after' ? asc(messages.seq) : desc(messages.seq))
+      .limit(limit)
+    return rows.map((row) => toMessage(row.message, roomName, toUser(row.sender)))
+  }
+
+  return {
+    /** Stores a message (group commit); resolves after the commit. */
+    send: writer.send.bind(writer),
+
+    /** Messages with seq > `seq`, oldest first: replays and gap repair. */
+    after: (roomId: number, roomName: string, seq: number, limit: number) =>
+      seek(roomId, roomName, 'after', seq, limit),
+
+    /** One page of history, newest first; `next` leads to older messages. */
+    page: (roomId: number, roomName: string, cursor: Cursor<number> | undefined, limit: number) =>
+      keysetPage(cursor, limit,
+        (direction, key, count) => seek(roomId, roomName, direction === 'n' ? 'before' : 'after', key, count),
+        (message) => message.seq),
+
+    /** Marks a room read up to `seq` for a member; never moves backwards. */
+    async markRead (roomId: number, userId: number, seq: number): Promise<void> {
+      await db.update(roomMembers).set({ lastReadSeq: sql`greatest(${roomMembers.lastReadSeq}, ${seq}::bigint)` })
+        .where(and(eq(roomMembers.roomId, roomId), eq(roomMembers.userId, userId)))
+    }
+  }
+}
+
+/** History queries, and the group-commit writer that publishes each stored message once, after its commit. */
+export default fp(async function messagesRepository (fastify) {
+  const { broker, config, log } = fastify
+  const writer = new MessageWriter(fastify.database.db, config.BATCH_MAX_MESSAGES, (created) => {
+    for (const { roomId, message } of created) {
+      // Serialized once here; every socket in every instance is sent these very bytes.
+      const frame = JSON.stringify({ type: 'message', ...message })
+      broker.publishRoom(roomId, { type: 'message', seq: message.seq, frame })
+        .catch((error: unknown) => log.warn({ err: error, room: message.room }, 'publish failed'))
+    }
+  })
+  fastify.decorate('messagesRepository', createMessagesRepository(fastify.database.db, writer))
+  // Sends still queued when the server closes are committed before the database closes.
+  fastify.addHook('onClose', async () => { await writer.idle() })
+}, { name: 'messages-repository', dependencies: ['db', 'broker', 'config'] })

@@ -1,0 +1,55 @@
+import type { FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { CloseCode } from '../src/chat/session.js'
+import { notFound, permissionDenied } from '../src/lib/http-error.js'
+import type { MemberRow, RoomRow } from './rooms-repository.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** A preHandler for routes under /:room_name: sets `request.room` and `request.member`, or answers 404. */
+    loadRoom: (request: FastifyRequest) => Promise<void>
+    /** Removes a member (leave, or removal by the owner); their live sockets in the room close with 4403. */
+    removeMember: (roomId: number, userId: number) => Promise<boolean>
+  }
+  interface FastifyRequest {
+    room: RoomRow
+    member: MemberRow | null
+  }
+}
+
+export const ROOM_NOT_FOUND = 'No room with that name.'
+
+/** Membership is needed (members list, history, socket, ...). */
+export function requireMember (request: FastifyRequest): void {
+  if (request.member === null) throw permissionDenied('You are not a member of this room.')
+}
+
+/** The room's owner or staff only (settings, deletion, adding members). */
+export function requireManager (request: FastifyRequest): void {
+  if (request.room.ownerId !== request.user.id && !request.user.isStaff) {
+    throw permissionDenied('Only the room owner or staff may do this.')
+  }
+}
+
+export default fp(async function roomAccess (fastify) {
+  const { roomsRepository, chatHub } = fastify
+  fastify.decorateRequest('room', null as unknown as RoomRow)
+  fastify.decorateRequest('member', null)
+
+  fastify.decorate('loadRoom', async function loadRoom (request: FastifyRequest) {
+    const { room_name: name } = request.params as { room_name: string }
+    const found = await roomsRepository.findWithMember(name, request.user.id)
+    // A private room does not exist for those outside it (staff aside): same answer as a name never created.
+    if (found === undefined || (found.room.isPrivate && found.member === null && !request.user.isStaff)) {
+      throw notFound(ROOM_NOT_FOUND)
+    }
+    request.room = found.room
+    request.member = found.member
+  })
+
+  fastify.decorate('removeMember', async function removeMember (roomId: number, userId: number) {
+    const removed = await roomsRepository.removeMember(roomId, userId)
+    if (removed) chatHub.publish(roomId, { type: 'close', userId, code: CloseCode.removed, reason: 'removed from the room' })
+    return removed
+  })
+}, { name: 'room-access', dependencies: ['rooms-repository', 'auth', 'chat-hub'] })

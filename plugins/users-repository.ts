@@ -1,0 +1,74 @@
+import { and, eq, lt, sql } from 'drizzle-orm'
+import fp from 'fastify-plugin'
+import type { Db } from '../src/db/client.js'
+import { tokens, users } from '../src/db/schema/index.js'
+import { isUniqueViolation } from '../src/lib/db-errors.js'
+import { conflict } from '../src/lib/http-error.js'
+import { hashToken, newToken } from '../src/lib/tokens.js'
+import type { UserBody } from '../src/schemas/users.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    usersRepository: ReturnType<typeof createUsersRepository>
+  }
+}
+
+export type UserRow = typeof users.$inferSelect
+export interface NewUser { username: string, passwordHash: string, firstName?: string, lastName?: string, email?: string }
+
+/** The API's User object from a row. */
+export const toUser = (row: Pick<UserRow, 'id' | 'username' | 'firstName' | 'lastName'>): UserBody =>
+  ({ id: row.id, username: row.username, first_name: row.firstName, last_name: row.lastName })
+
+// last_used_at moves at most once a minute per token: a read-mostly table, not a write per request.
+const LAST_USED_GRANULARITY_MS = 60_000
+
+export function createUsersRepository (db: Db) {
+  return {
+    async create (user: NewUser): Promise<UserRow> {
+      try {
+        const [row] = await db.insert(users).values(user).returning()
+        return row!
+      } catch (error) {
+        if (isUniqueViolation(error)) throw conflict('A user with that username already exists.')
+        throw error
+      }
+    },
+
+    async findByUsername (username: string): Promise<UserRow | undefined> {
+      const [row] = await db.select().from(users).where(eq(users.username, username))
+      return row
+    },
+
+    /** Issues a token; only its hash is stored, so the returned value is the one chance to read it. */
+    async issueToken (userId: number): Promise<string> {
+      const token = newToken()
+      await db.insert(tokens).values({ keyHash: hashToken(token), userId })
+      return token
+    },
+
+    async authenticate (token: string): Promise<{ user: UserRow, tokenId: number } | undefined> {
+      const [row] = await db
+        .select({ user: users, tokenId: tokens.id, lastUsedAt: tokens.lastUsedAt })
+        .from(tokens)
+        .innerJoin(users, eq(users.id, tokens.userId))
+        .where(eq(tokens.keyHash, hashToken(token)))
+      if (row === undefined) return undefined
+      if (Date.now() - row.lastUsedAt.getTime() > LAST_USED_GRANULARITY_MS) {
+        await db.update(tokens).set({ lastUsedAt: sql`now()` })
+          .where(and(eq(tokens.id, row.tokenId), lt(tokens.lastUsedAt, sql`now() - interval '1 minute'`)))
+      }
+      return { user: row.user, tokenId: row.tokenId }
+    },
+
+    /** Revokes one token; true when it existed. */
+    async revokeToken (tokenId: number): Promise<boolean> {
+      const deleted = await db.delete(tokens).where(eq(tokens.id, tokenId)).returning({ id: tokens.id })
+      return deleted.length > 0
+    }
+  }
+}
+
+export default fp(async function usersRepository (fastify) {
+  fastify.decorate('usersRepository', createUsersRepository(fastify.database.db))
+}, { name: 'users-repository', dependencies: ['db'] })

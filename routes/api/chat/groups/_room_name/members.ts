@@ -1,0 +1,67 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { requireManager, requireMember } from '../../../../../plugins/room-access.js'
+import { toUser } from '../../../../../plugins/users-repository.js'
+import { conflict, notFound } from '../../../../../src/lib/http-error.js'
+import { RoomName, Username } from '../../../../../src/schemas/common.js'
+import { errors } from '../../../../../src/schemas/errors.js'
+import { UserRef, UsernameBody } from '../../../../../src/schemas/users.js'
+
+const members: FastifyPluginAsyncTypebox = async (fastify) => {
+  const { roomsRepository, usersRepository, removeMember } = fastify
+  const tags = ['members']
+  const security = [{ Token: [] }]
+
+  fastify.get('/members/', {
+    schema: {
+      tags,
+      security,
+      operationId: 'listGroupMembers',
+      summary: 'The members of a room (members only)',
+      params: Type.Object({ room_name: RoomName }),
+      response: { 200: Type.Array(UserRef), ...errors(400, 401, 403, 404, 429, 500, 503) }
+    }
+  }, async (request) => {
+    requireMember(request)
+    return (await roomsRepository.members(request.room.id)).map(toUser)
+  })
+
+  fastify.post('/members/', {
+    schema: {
+      tags,
+      security,
+      operationId: 'addGroupMember',
+      summary: 'Add a user to a room (owner or staff): the way into a private room',
+      params: Type.Object({ room_name: RoomName }),
+      body: UsernameBody,
+      response: { 201: UserRef, ...errors(400, 401, 403, 404, 409, 413, 429, 500, 503) }
+    }
+  }, async (request, reply) => {
+    requireManager(request)
+    const user = await usersRepository.findByUsername(request.body.username)
+    if (user === undefined) throw notFound('No user with that username.')
+    if (!await roomsRepository.addMember(request.room.id, user.id)) throw conflict('That user is already a member.')
+    return reply.code(201).send(toUser(user))
+  })
+
+  fastify.delete('/members/:username/', {
+    schema: {
+      tags,
+      security,
+      operationId: 'removeGroupMember',
+      summary: "Remove a member (owner or staff), or yourself; their live sockets in the room close with 4403",
+      params: Type.Object({ room_name: RoomName, username: Username }),
+      response: { 204: Type.Null({ description: 'Removed' }), ...errors(400, 401, 403, 404, 429, 500, 503) }
+    }
+  }, async (request, reply) => {
+    const { username } = request.params
+    if (username !== request.user.username) requireManager(request)
+    const user = username === request.user.username ? request.user : await usersRepository.findByUsername(username)
+    if (user === undefined || !await removeMember(request.room.id, user.id)) {
+      throw notFound('That user is not a member of this room.')
+    }
+    return reply.code(204).send(null)
+  })
+}
+
+export default members

@@ -1,0 +1,47 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { requireMember } from '../../../../plugins/room-access.js'
+import { toUser } from '../../../../plugins/users-repository.js'
+import { serveConnection } from '../../../../src/chat/connection.js'
+import { HttpError } from '../../../../src/lib/http-error.js'
+import { RoomName } from '../../../../src/schemas/common.js'
+import { errors } from '../../../../src/schemas/errors.js'
+
+const chatSocket: FastifyPluginAsyncTypebox = async (fastify) => {
+  const { chatHub, messagesRepository, config } = fastify
+
+  fastify.route({
+    method: 'GET',
+    url: '/',
+    schema: {
+      tags: ['socket'],
+      operationId: 'chatSocket',
+      summary: 'Upgrade to the room\'s WebSocket (see the AsyncAPI document for its frames)',
+      description: 'The token comes from `?token=`, the Authorization header, or `Sec-WebSocket-Protocol: chat, token.<t>`. ' +
+        'With `last_seq`, every stored message after it is sent first, then live ones. Refusals come before the upgrade.',
+      params: Type.Object({ room_name: RoomName }),
+      querystring: Type.Object({
+        token: Type.Optional(Type.String({ maxLength: 256 })),
+        last_seq: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }))
+      }, { additionalProperties: false }),
+      response: { 101: Type.Null({ description: 'Switching to the WebSocket protocol' }), ...errors(400, 401, 403, 404, 429, 500, 503) }
+    },
+    // Membership is checked here, before the upgrade, so a refusal is an HTTP status with the JSON error body.
+    preHandler: async (request) => { requireMember(request) },
+    handler: async () => {
+      throw new HttpError(400, 'validation_error', 'This is a WebSocket endpoint: send an upgrade request.')
+    },
+    wsHandler: (socket, request) => {
+      const { room, user, tokenId } = request
+      serveConnection(socket, { user: toUser(user), tokenId, roomId: room.id, roomName: room.name }, request.query.last_seq, {
+        hub: chatHub,
+        log: request.log,
+        bufferLimit: config.SOCKET_BUFFER_LIMIT,
+        send: messagesRepository.send,
+        markRead: messagesRepository.markRead
+      })
+    }
+  })
+}
+
+export default chatSocket

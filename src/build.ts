@@ -1,0 +1,44 @@
+import Fastify, { type FastifyServerOptions } from 'fastify'
+import fp from 'fastify-plugin'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import app from './app.js'
+import type { Config } from './config.js'
+import { redactUrl } from './lib/redact.js'
+import { validatorCompiler } from './validation.js'
+
+/** Logger settings: tokens never reach a log line, from a header, a subprotocol or the socket URL. */
+export const loggerOptions = (config: Config): FastifyServerOptions['logger'] => ({
+  level: config.LOG_LEVEL,
+  redact: {
+    paths: ['req.headers.authorization', 'req.headers["sec-websocket-protocol"]', 'req.headers.cookie'],
+    censor: '[redacted]'
+  },
+  serializers: {
+    req: (request: { method: string, url: string, headers: Record<string, unknown>, ip?: string }) => ({
+      method: request.method,
+      url: redactUrl(request.url),
+      remoteAddress: request.ip
+    })
+  }
+})
+
+/** The Fastify instance with the whole service registered; not listening yet. */
+export async function buildServer (config: Config, options: FastifyServerOptions = {}) {
+  const server = Fastify({
+    logger: loggerOptions(config),
+    trustProxy: config.TRUST_PROXY,
+    bodyLimit: config.BODY_LIMIT,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    requestIdHeader: 'x-request-id',
+    ...options
+  }).withTypeProvider<TypeBoxTypeProvider>()
+  server.setValidatorCompiler(validatorCompiler)
+  // An empty body with a JSON content type is no body, as for routes that take none (logout, join, leave).
+  const parseJson = server.getDefaultJsonParser('error', 'error')
+  server.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') done(null, undefined)
+    else parseJson(request, body as string, done)
+  })
+  await server.register(fp(app), { config })
+  return server
+}

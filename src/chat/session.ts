@@ -1,0 +1,103 @@
+import type { WebSocket, RawData } from 'ws'
+import type { UserBody } from '../schemas/users.js'
+
+export interface SessionContext {
+  user: UserBody
+  tokenId: number
+  roomId: number
+  roomName: string
+}
+
+/** Close codes of the contract's table. */
+export const CloseCode = {
+  normal: 1000,
+  goingAway: 1001,
+  tooBig: 1009,
+  serverError: 1011,
+  tokenRevoked: 4401,
+  removed: 4403,
+  roomDeleted: 4404,
+  tooSlow: 4408
+} as const
+
+/**
+ * One socket in one room: the ordered stream of message frames it has been sent. `sentSeq` is the last seq sent;
+ * frames at or below it are never sent again, so replay and live delivery cannot duplicate one another, and while
+ * the replay runs, live frames wait in `pending`.
+ */
+export class ChatSession {
+  /** Messages in (fromSeq, sentSeq] have been sent on this socket. */
+  fromSeq = 0
+  sentSeq = 0
+  missedPings = 0
+  private replaying = false
+  private pending: Array<{ seq: number, frame: Buffer }> = []
+
+  constructor (
+    readonly socket: WebSocket,
+    readonly context: SessionContext,
+    private readonly bufferLimit: number
+  ) {}
+
+  get open (): boolean { return this.socket.readyState === this.socket.OPEN }
+
+  /** A message frame, in seq order; ignored when already sent, held back while the replay runs. */
+  deliver (seq: number, frame: Buffer): void {
+    if (seq <= this.sentSeq) return
+    if (this.replaying) {
+      this.pending.push({ seq, frame })
+      return
+    }
+    this.sentSeq = seq
+    this.send(frame)
+  }
+
+  /**
+   * Sends a frame unless the socket has stopped reading: past the buffer bound it is closed with 4408 rather than
+   * grow the server's memory. Ephemeral frames are dropped earlier, at half the bound, to keep room for messages.
+   */
+  send (frame: Buffer | string, ephemeral = false): boolean {
+    if (!this.open) return false
+    const buffered = this.socket.bufferedAmount
+    if (ephemeral && buffered > this.bufferLimit / 2) return false
+    if (buffered > this.bufferLimit) {
+      this.close(CloseCode.tooSlow, 'send buffer full')
+      return false
+    }
+    this.socket.send(frame)
+    return true
+  }
+
+  /** Runs a replay: `replay` sends the stored messages after `sentSeq`; live frames that came meanwhile follow. */
+  async replay (run: () => Promise<void>): Promise<void> {
+    this.replaying = true
+    try {
+      await run()
+    } finally {
+      this.replaying = false
+      const pending = this.pending
+      this.pending = []
+      for (const { seq, frame } of pending) this.deliver(seq, frame)
+    }
+  }
+
+  /** Sends a page of replayed frames and resolves once they have left the process (the buffer bound holds). */
+  sendPage (frames: Array<{ seq: number, frame: string }>): Promise<void> {
+    return new Promise((resolve) => {
+      if (frames.length === 0 || !this.open) return resolve()
+      frames.forEach(({ seq, frame }, i) => {
+        this.sentSeq = seq
+        this.socket.send(frame, i === frames.length - 1 ? () => resolve() : undefined)
+      })
+    })
+  }
+
+  close (code: number, reason: string): void {
+    if (this.socket.readyState === this.socket.CLOSED || this.socket.readyState === this.socket.CLOSING) return
+    this.socket.close(code, reason)
+    // A peer that never answers the close handshake is cut off.
+    setTimeout(() => this.socket.terminate(), 5000).unref()
+  }
+}
+
+export const isText = (data: RawData, isBinary: boolean): data is Buffer => !isBinary && Buffer.isBuffer(data)

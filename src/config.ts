@@ -1,0 +1,49 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+
+/**
+ * Every setting the server reads from the environment. The README's configuration table mirrors this schema;
+ * `.env.example` lists the same names.
+ */
+export const ConfigSchema = Type.Object({
+  HOST: Type.String({ default: '0.0.0.0' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8000 }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
+    { default: 'info' }
+  ),
+  /** PostgreSQL URL; unset means the embedded database under DATA_DIR. */
+  DATABASE_URL: Type.Optional(Type.String({ minLength: 1 })),
+  DATA_DIR: Type.String({ default: './data' }),
+  DB_POOL_SIZE: Type.Integer({ minimum: 1, default: 10 }),
+  /** Redis URL; unset means the in-process broker (one instance). */
+  REDIS_URL: Type.Optional(Type.String({ minLength: 1 })),
+  /** Signs pagination cursors; unset means a random secret generated once and kept in the database. */
+  SECRET_KEY: Type.Optional(Type.String({ minLength: 16 })),
+  TRUST_PROXY: Type.Boolean({ default: false }),
+  BODY_LIMIT: Type.Integer({ minimum: 1024, default: 65536 }),
+  HEARTBEAT_INTERVAL_MS: Type.Integer({ minimum: 10, default: 25000 }),
+  SOCKET_BUFFER_LIMIT: Type.Integer({ minimum: 1024, default: 1048576 }),
+  TYPING_INTERVAL_MS: Type.Integer({ minimum: 0, default: 2000 }),
+  BATCH_MAX_MESSAGES: Type.Integer({ minimum: 1, default: 256 }),
+  SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10000 })
+})
+
+export type Config = Static<typeof ConfigSchema>
+
+/** Reads the configuration from an environment, converting strings and applying defaults; throws on bad values. */
+export function loadConfig (env: Record<string, string | undefined> = process.env): Config {
+  const names = Object.keys(ConfigSchema.properties)
+  const picked: Record<string, unknown> = {}
+  for (const name of names) {
+    const value = env[name]
+    if (value !== undefined && value !== '') picked[name] = value
+  }
+  const config = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, picked))
+  const errors = [...Value.Errors(ConfigSchema, config)]
+  if (errors.length > 0) {
+    const lines = errors.map((error) => `${error.path.slice(1)}: ${error.message}`)
+    throw new Error(`Invalid configuration:\n  ${lines.join('\n  ')}`)
+  }
+  return config as Config
+}

@@ -1,0 +1,26 @@
+import { bigint, boolean, index, integer, pgTable, primaryKey, serial, text, timestamp } from 'drizzle-orm/pg-core'
+import { users } from './users.js'
+
+export const rooms = pgTable('rooms', {
+  id: serial().primaryKey(),
+  name: text().notNull().unique(),
+  description: text().notNull().default(''),
+  roomAvatar: text(),
+  isPrivate: boolean().notNull().default(false),
+  ownerId: integer().references(() => users.id, { onDelete: 'set null' }),
+  /** The last seq handed out; a send moves it forward in the transaction that inserts the message. */
+  lastSeq: bigint({ mode: 'number' }).notNull().default(0),
+  createdAt: timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  updatedAt: timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow()
+})
+
+export const roomMembers = pgTable('room_members', {
+  roomId: integer().notNull().references(() => rooms.id, { onDelete: 'cascade' }),
+  userId: integer().notNull().references(() => users.id, { onDelete: 'cascade' }),
+  role: text({ enum: ['owner', 'member'] }).notNull().default('member'),
+  joinedAt: timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  lastReadSeq: bigint({ mode: 'number' }).notNull().default(0)
+}, (table) => [
+  primaryKey({ columns: [table.roomId, table.userId] }),
+  index().on(table.userId)
+])

@@ -1,0 +1,22 @@
+import { boolean, index, integer, pgTable, serial, text, timestamp } from 'drizzle-orm/pg-core'
+
+export const users = pgTable('users', {
+  id: serial().primaryKey(),
+  username: text().notNull().unique(),
+  passwordHash: text().notNull(),
+  firstName: text().notNull().default(''),
+  lastName: text().notNull().default(''),
+  email: text().notNull().default(''),
+  isStaff: boolean().notNull().default(false),
+  createdAt: timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  updatedAt: timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow()
+})
+
+/** API tokens. Only a SHA-256 of the token is kept: a leaked table lets nobody in. */
+export const tokens = pgTable('tokens', {
+  id: serial().primaryKey(),
+  keyHash: text().notNull().unique(),
+  userId: integer().notNull().references(() => users.id, { onDelete: 'cascade' }),
+  createdAt: timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  lastUsedAt: timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow()
+}, (table) => [index().on(table.userId)])

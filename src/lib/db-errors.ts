@@ -1,0 +1,36 @@
+// postgres.js connection failures and the SQLSTATEs of a server that is down, starting or restarting.
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', 'EAI_AGAIN',
+  'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT',
+  '57P01', '57P02', '57P03', '53300'
+])
+
+/** The error and its causes (drizzle wraps the driver's error in `cause`). */
+function * chain (error: unknown): Generator<{ code?: unknown, constraint_name?: unknown, constraint?: unknown }> {
+  let current = error
+  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth++) {
+    yield current as { code?: unknown }
+    current = (current as { cause?: unknown }).cause
+  }
+}
+
+/** True when the database cannot be reached: the request may succeed later, so callers answer 503 `unavailable`. */
+export function isDatabaseUnavailable (error: unknown): boolean {
+  for (const link of chain(error)) {
+    const code = link.code
+    if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true
+  }
+  return false
+}
+
+/** True for a unique-constraint violation (SQLSTATE 23505). */
+export function isUniqueViolation (error: unknown): boolean {
+  for (const link of chain(error)) if (link.code === '23505') return true
+  return false
+}
+
+/** True for a deadlock or serialization failure: the transaction can simply be run again. */
+export function isRetryable (error: unknown): boolean {
+  for (const link of chain(error)) if (link.code === '40P01' || link.code === '40001') return true
+  return false
+}

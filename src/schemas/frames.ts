@@ -1,0 +1,44 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { MessageType } from './messages.js'
+import { User } from './users.js'
+
+// Client → server frames. Each is checked by its own compiled schema once its `type` is known.
+export const SendFrame = Type.Object({
+  type: Type.Optional(Type.Literal('message')),
+  message: Type.String({ maxLength: 16000 }),
+  message_type: Type.Optional(Type.Union([Type.Literal('text'), Type.Literal('image'), Type.Literal('file')])),
+  client_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 }))
+}, { additionalProperties: false, $id: 'SendFrame' })
+export type SendFrameBody = Static<typeof SendFrame>
+
+export const TypingFrame = Type.Object({ type: Type.Literal('typing') }, { additionalProperties: false })
+export const ReadFrame = Type.Object({
+  type: Type.Literal('read'),
+  seq: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })
+}, { additionalProperties: false })
+export const PingFrame = Type.Object({ type: Type.Literal('ping') }, { additionalProperties: false })
+
+export const ClientFrame = Type.Union([SendFrame, TypingFrame, ReadFrame, PingFrame], { $id: 'ClientFrame' })
+
+// Server → client frames.
+export const SocketErrorCode = Type.Union(
+  ['invalid_json', 'validation_error', 'throttled', 'unavailable'].map((code) => Type.Literal(code))
+)
+export type SocketErrorCodeValue = Static<typeof SocketErrorCode>
+
+export const ErrorFrame = Type.Object({
+  type: Type.Literal('error'),
+  code: SocketErrorCode,
+  detail: Type.String(),
+  client_id: Type.Optional(Type.String())
+}, { $id: 'ErrorFrame' })
+
+export const TypingEvent = Type.Object({ type: Type.Literal('typing'), user: Type.Ref(User) }, { $id: 'TypingEvent' })
+export const PresenceEvent = Type.Object({
+  type: Type.Literal('presence'),
+  user: Type.Ref(User),
+  online: Type.Boolean()
+}, { $id: 'PresenceEvent' })
+export const PongFrame = Type.Object({ type: Type.Literal('pong') }, { $id: 'PongFrame' })
+
+export { MessageType }

@@ -1,0 +1,32 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { Password, Username } from './common.js'
+
+export const User = Type.Object({
+  id: Type.Integer(),
+  username: Type.String(),
+  first_name: Type.String(),
+  last_name: Type.String()
+}, { $id: 'User' })
+export type UserBody = Static<typeof User>
+
+export const UserRef = Type.Ref(User)
+
+export const RegisterBody = Type.Object({
+  username: Username,
+  password: Password,
+  first_name: Type.Optional(Type.String({ maxLength: 150 })),
+  last_name: Type.Optional(Type.String({ maxLength: 150 })),
+  email: Type.Optional(Type.String({ format: 'email', maxLength: 254 }))
+}, { additionalProperties: false })
+
+export const LoginBody = Type.Object({
+  username: Type.String({ minLength: 1, maxLength: 150 }),
+  password: Type.String({ minLength: 1, maxLength: 128 })
+}, { additionalProperties: false })
+
+export const TokenResponse = Type.Object({
+  token: Type.String({ pattern: '^[0-9a-f]{40}$' }),
+  user: UserRef
+}, { $id: 'TokenResponse' })
+
+export const UsernameBody = Type.Object({ username: Username }, { additionalProperties: false })

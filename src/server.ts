@@ -1,0 +1,20 @@
+import closeWithGrace from 'close-with-grace'
+import { buildServer } from './build.js'
+import { loadConfig } from './config.js'
+
+async function main () {
+  const config = loadConfig()
+  const server = await buildServer(config)
+  // SIGTERM/SIGINT: stop accepting, close sockets with 1001, let in-flight work finish, close the database; exit.
+  closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS, logger: server.log }, async ({ signal, err }) => {
+    if (err !== undefined) server.log.error({ err }, 'closing after an error')
+    else server.log.info({ signal }, 'shutting down')
+    await server.close()
+  })
+  await server.listen({ host: config.HOST, port: config.PORT })
+}
+
+main().catch((error: unknown) => {
+  console.error(`chat-backend could not start: ${error instanceof Error ? error.message : String(error)}`)
+  process.exit(1)
+})
