@@ -22,6 +22,7 @@ export default async function app (fastify: FastifyInstance, opts: AppOptions) {
     options: opts,
     forceESM: true,
     autoHooks: true,
+    routeParams: true,
     cascadeHooks: true,
     ignorePattern: /\.d\.ts$/
   })

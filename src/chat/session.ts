@@ -25,6 +25,8 @@ export const CloseCode = {
  * frames at or below it are never sent again, so replay and live delivery cannot duplicate one another, and while
  * the replay runs, live frames wait in `pending`.
  */
+const TEXT = { binary: false }
+
 export class ChatSession {
   /** Messages in (fromSeq, sentSeq] have been sent on this socket. */
   fromSeq = 0
@@ -64,7 +66,8 @@ export class ChatSession {
       this.close(CloseCode.tooSlow, 'send buffer full')
       return false
     }
-    this.socket.send(frame)
+    // A Buffer would go out as a binary frame: the frames are JSON text.
+    this.socket.send(frame, TEXT)
     return true
   }
 
@@ -87,7 +90,7 @@ export class ChatSession {
       if (frames.length === 0 || !this.open) return resolve()
       frames.forEach(({ seq, frame }, i) => {
         this.sentSeq = seq
-        this.socket.send(frame, i === frames.length - 1 ? () => resolve() : undefined)
+        this.socket.send(frame, TEXT, i === frames.length - 1 ? () => resolve() : undefined)
       })
     })
   }
