@@ -1,5 +1,6 @@
 import websocket from '@fastify/websocket'
 import fp from 'fastify-plugin'
+import { Gauge } from 'prom-client'
 import { ChatHub } from '../src/chat/hub.js'
 import { CloseCode } from '../src/chat/session.js'
 
@@ -23,6 +24,13 @@ export default fp(async function chatHub (fastify) {
     typingIntervalMs: config.TYPING_INTERVAL_MS
   })
   fastify.decorate('chatHub', hub)
+  // Read at scrape time: nothing on the per-socket path.
+  new Gauge({
+    name: 'chat_sockets_open',
+    help: 'Open chat sockets on this instance',
+    registers: [fastify.metrics.registry],
+    collect () { this.set(hub.size) }
+  })
 
   await fastify.register(websocket, {
     options: {
@@ -35,4 +43,4 @@ export default fp(async function chatHub (fastify) {
       this.websocketServer.close(() => done())
     }
   })
-}, { name: 'chat-hub', dependencies: ['broker', 'config', 'rooms-repository', 'messages-repository'] })
+}, { name: 'chat-hub', dependencies: ['broker', 'config', 'metrics', 'rooms-repository', 'messages-repository'] })

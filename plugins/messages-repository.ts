@@ -52,8 +52,10 @@ export function createMessagesRepository (db: Db, writer: MessageWriter) {
 
 /** History queries, and the group-commit writer that publishes each stored message once, after its commit. */
 export default fp(async function messagesRepository (fastify) {
-  const { broker, config, log } = fastify
+  const { broker, config, log, metrics } = fastify
   const writer = new MessageWriter(fastify.database.db, config.BATCH_MAX_MESSAGES, (created) => {
+    metrics.messagesStored.inc(created.length)
+    metrics.batchSize.observe(created.length)
     for (const { roomId, message } of created) {
       // Serialized once here; every socket in every instance is sent these very bytes.
       const frame = JSON.stringify({ type: 'message', ...message })
@@ -64,4 +66,4 @@ export default fp(async function messagesRepository (fastify) {
   fastify.decorate('messagesRepository', createMessagesRepository(fastify.database.db, writer))
   // Sends still queued when the server closes are committed before the database closes.
   fastify.addHook('onClose', async () => { await writer.idle() })
-}, { name: 'messages-repository', dependencies: ['db', 'broker', 'config'] })
+}, { name: 'messages-repository', dependencies: ['db', 'broker', 'config', 'metrics'] })

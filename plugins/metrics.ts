@@ -1,0 +1,41 @@
+import fp from 'fastify-plugin'
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: ReturnType<typeof createMetrics>
+  }
+}
+
+function createMetrics (registry: Registry) {
+  return {
+    registry,
+    messagesStored: new Counter({ name: 'chat_messages_stored_total', help: 'Messages committed', registers: [registry] }),
+    batchSize: new Histogram({
+      name: 'chat_commit_batch_size',
+      help: 'Messages per group-commit transaction',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+      registers: [registry]
+    }),
+    httpRequests: new Counter({
+      name: 'http_requests_total',
+      help: 'HTTP responses by route and status',
+      labelNames: ['method', 'route', 'status'] as const,
+      registers: [registry]
+    })
+  }
+}
+
+/** Prometheus metrics at /metrics: process defaults, HTTP responses, sockets and the message store. */
+export default fp(async function metrics (fastify) {
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  const metrics = createMetrics(registry)
+  fastify.decorate('metrics', metrics)
+  fastify.addHook('onResponse', async (request, reply) => {
+    metrics.httpRequests.inc({ method: request.method, route: request.routeOptions.url ?? 'unknown', status: reply.statusCode })
+  })
+  fastify.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    return reply.type(registry.contentType).send(await registry.metrics())
+  })
+}, { name: 'metrics' })

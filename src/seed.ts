@@ -1,0 +1,47 @@
+import { createRoomsRepository } from '../plugins/rooms-repository.js'
+import { createUsersRepository } from '../plugins/users-repository.js'
+import { loadConfig } from './config.js'
+import { openDatabase } from './db/client.js'
+import { hashPassword } from './lib/password.js'
+
+/**
+ * `npm run seed`: demo users and the product document's rooms, and a fresh token for each user to paste into the
+ * Kotlin example. Safe to run again: existing users and rooms are kept.
+ */
+const PASSWORD = 'chat-demo-password'
+const people = [
+  { username: 'anagh', firstName: 'Anagh', lastName: 'Singh' },
+  { username: 'john_doe', firstName: 'John', lastName: 'Doe' },
+  { username: 'jane_roe', firstName: 'Jane', lastName: 'Roe' }
+]
+const roomsToCreate = [
+  { name: '2nd_year', description: 'Room for second-year students', members: ['anagh', 'john_doe', 'jane_roe'] },
+  { name: 'backend_2_3', description: 'Backend team, years 2 and 3', members: ['anagh', 'john_doe'] }
+]
+
+const config = loadConfig()
+const database = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: 2 })
+try {
+  await database.migrate()
+  const usersRepository = createUsersRepository(database.db)
+  const roomsRepository = createRoomsRepository(database.db)
+  const ids = new Map<string, number>()
+  for (const person of people) {
+    const user = await usersRepository.findByUsername(person.username) ??
+      await usersRepository.create({ ...person, passwordHash: await hashPassword(PASSWORD) })
+    ids.set(person.username, user.id)
+  }
+  for (const { name, description, members } of roomsToCreate) {
+    const owner = ids.get(members[0]!)!
+    const existing = await roomsRepository.findWithMember(name, owner)
+    const room = existing?.room ?? await roomsRepository.create(owner, name, { description })
+    for (const member of members) await roomsRepository.addMember(room.id, ids.get(member)!)
+  }
+  console.log(`Seeded ${database.kind} database. Password for every demo user: ${PASSWORD}\n`)
+  for (const person of people) {
+    console.log(`${person.username.padEnd(10)} token ${await usersRepository.issueToken(ids.get(person.username)!)}`)
+  }
+  console.log(`\nRooms: ${roomsToCreate.map((room) => room.name).join(', ')}`)
+} finally {
+  await database.close()
+}

@@ -1,0 +1,66 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { sql } from 'drizzle-orm'
+import t from 'tap'
+import { openDatabase } from '../../src/db/client.js'
+import { api, register } from '../helpers/client.js'
+import { freshDatabase, startServer } from '../helpers/server.js'
+
+const embedded = process.env.TEST_DATABASE_URL === undefined || process.env.TEST_DATABASE_URL === ''
+
+/** Runs a TypeScript entry point in its own process; resolves with its exit code and output. */
+async function run (entry: string, env: Record<string, string>) {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+    env: { ...process.env, ...env, FASTIFY_AUTOLOAD_TYPESCRIPT: '1', LOG_LEVEL: 'warn', PORT: '0', HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
+  const [code] = await once(child, 'exit') as [number | null]
+  clearTimeout(timer)
+  return { code, output }
+}
+
+t.test('data survives a restart of the server', async (t) => {
+  const database = await freshDatabase(t)
+  const first = await startServer(t, {}, database)
+  const account = await register(first.url, undefined, 'kept across restarts')
+  await first.close()
+  const second = await startServer(t, {}, database)
+  const login = await api(second.url, 'POST', '/api/auth/login/', {
+    body: { username: account.user.username, password: 'kept across restarts' }
+  })
+  t.equal(login.status, 200)
+  t.equal((await api(second.url, 'GET', '/api/auth/me/', { token: account.token })).status, 200, 'old tokens still work')
+})
+
+// Each backend has its own hazard: the embedded one its unlocked directory, PostgreSQL concurrent migrations.
+if (embedded) t.test('a second process on the same embedded data directory is refused with a clear error', async (t) => {
+  const database = await freshDatabase(t)
+  await startServer(t, {}, database)
+  const { code, output } = await run('src/server.ts', { DATA_DIR: database.DATA_DIR! })
+  t.equal(code, 1)
+  t.match(output, /data directory .* is in use by process \d+/)
+  await t.rejects(openDatabase({ dataDir: database.DATA_DIR! }), /is in use/, 'in the same process too')
+})
+
+if (!embedded) t.test('several instances migrating one fresh PostgreSQL database at once all succeed', async (t) => {
+  const { DATABASE_URL } = await freshDatabase(t)
+  const databases = await Promise.all([1, 2, 3, 4].map(() => openDatabase({ databaseUrl: DATABASE_URL, dataDir: '' })))
+  t.teardown(() => Promise.all(databases.map((database) => database.close())))
+  await Promise.all(databases.map((database) => database.migrate()))
+  const applied = await databases[0]!.db.execute(sql`select count(*)::int as n from drizzle.__drizzle_migrations`)
+  t.equal((applied as unknown as Array<{ n: number }>)[0]!.n, 1, 'each migration applied once')
+})
+
+t.test('npm run db:migrate applies the migrations and exits', async (t) => {
+  const database = await freshDatabase(t)
+  const env: Record<string, string> = database.DATABASE_URL === undefined
+    ? { DATA_DIR: database.DATA_DIR! }
+    : { DATABASE_URL: database.DATABASE_URL }
+  const { code, output } = await run('src/db/migrate-cli.ts', env)
+  t.equal(code, 0, output)
+  t.match(output, /database migrated/)
+})
