@@ -12,6 +12,7 @@ declare module 'fastify' {
 
 /** Frames over this size close the socket with 1009 (the contract's limit). */
 export const MAX_FRAME_BYTES = 64 * 1024
+const CLOSE_SPREAD_MS = 1000
 
 /** The WebSocket server and this instance's sockets by room. */
 export default fp(async function chatHub (fastify) {
@@ -19,9 +20,11 @@ export default fp(async function chatHub (fastify) {
   const hub = new ChatHub({
     broker,
     log,
-    store: { lastSeq: roomsRepository.lastSeq, after: messagesRepository.after },
+    store: { lastSeq: roomsRepository.lastSeq, lastSeqs: roomsRepository.lastSeqs, after: messagesRepository.after },
     heartbeatIntervalMs: config.HEARTBEAT_INTERVAL_MS,
-    typingIntervalMs: config.TYPING_INTERVAL_MS
+    typingIntervalMs: config.TYPING_INTERVAL_MS,
+    // In one process no event can be lost; between instances the periodic check is the safety net.
+    gapCheckIntervalMs: broker.kind === 'redis' ? config.GAP_CHECK_INTERVAL_MS : 0
   })
   fastify.decorate('chatHub', hub)
   // Read at scrape time: nothing on the per-socket path.
@@ -38,9 +41,11 @@ export default fp(async function chatHub (fastify) {
       // Browsers send the token as `Sec-WebSocket-Protocol: chat, token.<t>`; the server answers `chat`.
       handleProtocols: (protocols) => protocols.has('chat') ? 'chat' : false
     },
+    // Shutdown: every socket gets 1001 (spread over a second), then the server stops; in-flight sends commit
+    // before the database closes (the messages repository waits for them).
     preClose (done) {
-      hub.closeAll(CloseCode.goingAway, 'server shutting down')
-      this.websocketServer.close(() => done())
+      hub.closeAll(CloseCode.goingAway, 'server shutting down', CLOSE_SPREAD_MS)
+        .finally(() => this.websocketServer.close(() => done()))
     }
   })
 }, { name: 'chat-hub', dependencies: ['broker', 'config', 'metrics', 'rooms-repository', 'messages-repository'] })

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, getTableColumns, gt, ilike, lt, or, sql, type SQL } from 'drizzle-orm'
+import { and, asc, desc, eq, getTableColumns, gt, ilike, inArray, lt, or, sql, type SQL } from 'drizzle-orm'
 import fp from 'fastify-plugin'
 import type { Db } from '../src/db/client.js'
 import { roomMembers, rooms, users } from '../src/db/schema/index.js'
@@ -74,6 +74,10 @@ export function createRoomsRepository (db: Db) {
     async lastSeq (id: number): Promise<number> {
       const [row] = await db.select({ lastSeq: rooms.lastSeq }).from(rooms).where(eq(rooms.id, id))
       return row?.lastSeq ?? 0
+    },
+
+    async lastSeqs (ids: number[]): Promise<Array<{ id: number, lastSeq: number }>> {
+      return await db.select({ id: rooms.id, lastSeq: rooms.lastSeq }).from(rooms).where(inArray(rooms.id, ids))
     },
 
     async update (id: number, fields: RoomFields): Promise<RoomRow> {

@@ -30,6 +30,8 @@ export async function buildServer (config: Config, options: FastifyServerOptions
     bodyLimit: config.BODY_LIMIT,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     requestIdHeader: 'x-request-id',
+    // A cold start (migrations, connecting to Redis) on a busy machine can take a while: fail slow, not falsely.
+    pluginTimeout: 60_000,
     ...options
   }).withTypeProvider<TypeBoxTypeProvider>()
   server.setValidatorCompiler(validatorCompiler)

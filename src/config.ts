@@ -18,6 +18,10 @@ export const ConfigSchema = Type.Object({
   DB_POOL_SIZE: Type.Integer({ minimum: 1, default: 10 }),
   /** Redis URL; unset means the in-process broker (one instance). */
   REDIS_URL: Type.Optional(Type.String({ minLength: 1 })),
+  /** Prefix of every Redis key and channel, so several deployments can share one Redis. */
+  REDIS_PREFIX: Type.String({ default: 'chat:' }),
+  /** With Redis: how often each instance compares its rooms' delivered seq with the database (lost events). */
+  GAP_CHECK_INTERVAL_MS: Type.Integer({ minimum: 100, default: 5000 }),
   /** Signs pagination cursors; unset means a random secret generated once and kept in the database. */
   SECRET_KEY: Type.Optional(Type.String({ minLength: 16 })),
   TRUST_PROXY: Type.Boolean({ default: false }),

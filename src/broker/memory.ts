@@ -3,6 +3,8 @@ import type { Broker, ControlListener, RoomListener } from './types.js'
 /** One process: events go straight to this process's listeners. */
 export function createMemoryBroker (): Broker {
   const subscribed = new Set<number>()
+  const sockets = new Map<string, number>()
+  const typedAt = new Map<string, number>()
   let roomListener: RoomListener = () => {}
   let controlListener: ControlListener = () => {}
   return {
@@ -15,6 +17,23 @@ export function createMemoryBroker (): Broker {
     async unsubscribeRoom (roomId) { subscribed.delete(roomId) },
     onRoomEvent (listener) { roomListener = listener },
     onControlEvent (listener) { controlListener = listener },
+    onRecover () {},
+    async presence (roomId, user, delta) {
+      const key = `${roomId}:${user.id}`
+      const count = (sockets.get(key) ?? 0) + delta
+      if (count > 0) sockets.set(key, count)
+      else sockets.delete(key)
+      return delta === 1 ? count === 1 : count === 0
+    },
+    async allowTyping (roomId, userId, intervalMs) {
+      const key = `${roomId}:${userId}`
+      const now = Date.now()
+      if (now - (typedAt.get(key) ?? -Infinity) < intervalMs) return false
+      typedAt.set(key, now)
+      // Forget old entries now and then, so the map holds only recent typists.
+      if (typedAt.size > 10_000) for (const [k, at] of typedAt) if (now - at >= intervalMs) typedAt.delete(k)
+      return true
+    },
     async ping () {},
     async close () { subscribed.clear() }
   }

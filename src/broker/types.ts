@@ -1,13 +1,19 @@
+import type { UserBody } from '../schemas/users.js'
+
 /**
  * What travels between instances. Room events go to the instances that have sockets in the room; control
  * events go to every instance. Frames are serialized once, by the publisher, and sent to sockets as they are.
  */
 export type RoomEvent =
   | { type: 'message', seq: number, frame: string }
-  /** Typing and presence: ephemeral frames, not stored. `userId` lets a socket skip its own typing. */
+  /** Typing and presence: ephemeral frames, not stored; not sent to the sockets of `userId` itself. */
   | { type: 'ephemeral', userId: number, frame: string }
   /** Close the sockets of one user in the room (removed: 4403), or of everyone (`userId` null, room deleted: 4404). */
   | { type: 'close', userId: number | null, code: number, reason: string }
+
+/** `{"type": "presence", "user", "online"}` to the others in the room. */
+export const presenceEvent = (user: UserBody, online: boolean): RoomEvent =>
+  ({ type: 'ephemeral', userId: user.id, frame: JSON.stringify({ type: 'presence', user, online }) })
 
 export type ControlEvent =
   /** Logout: close every socket opened with this token. */
@@ -18,7 +24,7 @@ export type ControlListener = (event: ControlEvent) => void
 
 export interface Broker {
   readonly kind: 'memory' | 'redis'
-  /** Delivers to every instance subscribed to the room, this one included. */
+  /** Delivers to this instance at once (even when Redis is down) and to every other instance in the room. */
   publishRoom: (roomId: number, event: RoomEvent) => Promise<void>
   publishControl: (event: ControlEvent) => Promise<void>
   /** Starts receiving a room's events; the hub calls this when the first local socket joins the room. */
@@ -27,6 +33,15 @@ export interface Broker {
   /** The one listener for room events and the one for control events (the chat hub). */
   onRoomEvent: (listener: RoomListener) => void
   onControlEvent: (listener: ControlListener) => void
+  /** Called when the broker comes back after an outage: events may have been lost meanwhile. */
+  onRecover: (listener: () => void) => void
+  /**
+   * Counts a user's sockets in a room across instances; true when the user just came online (`+1`, first socket)
+   * or went offline (`-1`, last socket).
+   */
+  presence: (roomId: number, user: UserBody, delta: 1 | -1) => Promise<boolean>
+  /** True at most once per user and room in `intervalMs`, across instances: the typing throttle. */
+  allowTyping: (roomId: number, userId: number, intervalMs: number) => Promise<boolean>
   /** Throws when the broker cannot be reached (for /readyz). */
   ping: () => Promise<void>
   close: () => Promise<void>

@@ -60,7 +60,7 @@ export function serveConnection (socket: WebSocket, context: SessionContext, las
       case 'message':
         return void handleSend(frame)
       case 'typing':
-        return hub.typing(session, JSON.stringify({ type: 'typing', user: context.user }))
+        return hub.typing(session)
       case 'read':
         return void deps.markRead(context.roomId, context.user.id, frame.seq).catch((error: unknown) => {
           if (isDatabaseUnavailable(error)) fail({ code: 'unavailable', detail: 'The database is unavailable. Retry.' })

@@ -1,11 +1,14 @@
 import type { FastifyBaseLogger } from 'fastify'
-import type { Broker, ControlEvent, RoomEvent } from '../broker/types.js'
+import { presenceEvent, type Broker, type ControlEvent, type RoomEvent } from '../broker/types.js'
 import type { MessageBody } from '../schemas/messages.js'
+import type { UserBody } from '../schemas/users.js'
 import { CloseCode, type ChatSession } from './session.js'
 
 export interface HubStore {
   /** The room's last seq, as committed. */
   lastSeq: (roomId: number) => Promise<number>
+  /** The last seq of several rooms (rooms that are gone are left out). */
+  lastSeqs: (roomIds: number[]) => Promise<Array<{ id: number, lastSeq: number }>>
   /** Messages with seq > `seq`, oldest first. */
   after: (roomId: number, roomName: string, seq: number, limit: number) => Promise<MessageBody[]>
 }
@@ -16,6 +19,8 @@ export interface HubOptions {
   log: FastifyBaseLogger
   heartbeatIntervalMs: number
   typingIntervalMs: number
+  /** How often to compare each room's delivered seq with the database; 0 when events cannot be lost (one process). */
+  gapCheckIntervalMs: number
 }
 
 interface RoomState {
@@ -25,11 +30,11 @@ interface RoomState {
   delivered: number
   /** Message events are handled one after another, so a gap repair finishes before the next frame goes out. */
   queue: Promise<void>
-  typingAt: Map<number, number>
 }
 
 const REPLAY_PAGE = 500
 const serialize = (message: MessageBody) => JSON.stringify({ type: 'message', ...message })
+const typingFrame = (user: UserBody) => JSON.stringify({ type: 'typing', user })
 
 /**
  * This instance's sockets, by room. It subscribes the broker to a room while it has sockets there, and hands each
@@ -41,12 +46,16 @@ export class ChatHub {
   /** Rooms being set up (subscribe, read last seq), or torn down, so a join waits for that to finish. */
   private readonly transitions = new Map<number, Promise<RoomState>>()
   private readonly byToken = new Map<number, Set<ChatSession>>()
-  private readonly heartbeat: NodeJS.Timeout
+  private readonly timers: NodeJS.Timeout[] = []
 
   constructor (private readonly options: HubOptions) {
     options.broker.onRoomEvent((roomId, event) => this.onRoomEvent(roomId, event))
     options.broker.onControlEvent((event) => this.onControlEvent(event))
-    this.heartbeat = setInterval(() => this.beat(), options.heartbeatIntervalMs).unref()
+    options.broker.onRecover(() => { void this.checkGaps() })
+    this.timers.push(setInterval(() => this.beat(), options.heartbeatIntervalMs).unref())
+    if (options.gapCheckIntervalMs > 0) {
+      this.timers.push(setInterval(() => { void this.checkGaps() }, options.gapCheckIntervalMs).unref())
+    }
   }
 
   get size (): number {
@@ -70,6 +79,7 @@ export class ChatHub {
     let sessions = this.byToken.get(tokenId)
     if (sessions === undefined) this.byToken.set(tokenId, sessions = new Set())
     sessions.add(session)
+    this.presence(session, 1)
     if (lastSeq !== undefined) await session.replay(() => this.replay(session))
   }
 
@@ -79,7 +89,9 @@ export class ChatHub {
     sessions?.delete(session)
     if (sessions?.size === 0) this.byToken.delete(tokenId)
     const room = this.rooms.get(roomId)
-    if (room === undefined || !room.sessions.delete(session) || room.sessions.size > 0) return
+    if (room === undefined || !room.sessions.delete(session)) return
+    this.presence(session, -1)
+    if (room.sessions.size > 0) return
     this.rooms.delete(roomId)
     const { broker, log } = this.options
     const done = broker.unsubscribeRoom(roomId)
@@ -89,15 +101,22 @@ export class ChatHub {
     void done.finally(() => { if (this.transitions.get(roomId) === done) this.transitions.delete(roomId) })
   }
 
-  /** Forwards a typing frame to the room, at most one per user every `typingIntervalMs`. */
-  typing (session: ChatSession, frame: string): void {
+  /** Forwards a typing frame to the room, at most one per user every `typingIntervalMs` (across instances). */
+  typing (session: ChatSession): void {
     const { roomId, user } = session.context
-    const room = this.rooms.get(roomId)
-    if (room === undefined) return
-    const now = Date.now()
-    if (now - (room.typingAt.get(user.id) ?? -Infinity) < this.options.typingIntervalMs) return
-    room.typingAt.set(user.id, now)
-    this.publish(roomId, { type: 'ephemeral', userId: user.id, frame })
+    this.options.broker.allowTyping(roomId, user.id, this.options.typingIntervalMs)
+      .then((allowed) => {
+        if (allowed) this.publish(roomId, { type: 'ephemeral', userId: user.id, frame: typingFrame(user) })
+      })
+      .catch((error: unknown) => this.options.log.warn({ err: error, roomId }, 'typing throttle failed'))
+  }
+
+  /** A user's first socket in a room tells the others they are online; their last socket, that they are not. */
+  private presence (session: ChatSession, delta: 1 | -1): void {
+    const { roomId, user } = session.context
+    this.options.broker.presence(roomId, user, delta)
+      .then((changed) => { if (changed) this.publish(roomId, presenceEvent(user, delta === 1)) })
+      .catch((error: unknown) => this.options.log.warn({ err: error, roomId }, 'presence update failed'))
   }
 
   publish (roomId: number, event: RoomEvent): void {
@@ -105,10 +124,18 @@ export class ChatHub {
       .catch((error: unknown) => this.options.log.warn({ err: error, roomId }, 'publish failed'))
   }
 
-  /** Closes every socket (shutdown). */
-  closeAll (code: number, reason: string): void {
-    clearInterval(this.heartbeat)
-    for (const room of this.rooms.values()) for (const session of room.sessions) session.close(code, reason)
+  /**
+   * Shutdown: closes every socket with `code`, spread over `windowMs` so that thousands of clients do not reconnect
+   * in the same millisecond; resolves when all have closed, or after the window and a grace period.
+   */
+  async closeAll (code: number, reason: string, windowMs: number): Promise<void> {
+    for (const timer of this.timers) clearInterval(timer)
+    const sessions = [...this.rooms.values()].flatMap((room) => [...room.sessions])
+    await Promise.all(sessions.map((session, i) => new Promise<void>((resolve) => {
+      const grace = setTimeout(resolve, windowMs + 2000)
+      session.socket.once('close', () => { clearTimeout(grace); resolve() })
+      setTimeout(() => session.close(code, reason), (i / sessions.length) * windowMs)
+    })))
   }
 
   private async roomState (roomId: number, name: string): Promise<RoomState> {
@@ -127,8 +154,7 @@ export class ChatHub {
         name,
         sessions: new Set(),
         delivered: await this.options.store.lastSeq(roomId),
-        queue: Promise.resolve(),
-        typingAt: new Map()
+        queue: Promise.resolve()
       }
       this.rooms.set(roomId, room)
       return room
@@ -175,14 +201,39 @@ export class ChatHub {
   }
 
   private async deliverMessage (roomId: number, room: RoomState, seq: number, frame: string): Promise<void> {
-    if (seq <= room.delivered) return
-    if (seq > room.delivered + 1) {
-      // Every seq below a committed one is committed too (the room row lock orders the writers), so the
-      // missing ones can be read now.
-      const missing = await this.options.store.after(roomId, room.name, room.delivered, seq - room.delivered - 1)
-      for (const message of missing) this.fanOut(room, message.seq, serialize(message))
-    }
+    // Every seq below a committed one is committed too (the room row lock orders the writers), so the
+    // missing ones can be read now.
+    if (seq > room.delivered + 1) await this.catchUp(roomId, room, seq - 1)
     this.fanOut(room, seq, frame)
+  }
+
+  /** Delivers the stored messages after `room.delivered` up to `target`, read from the database in pages. */
+  private async catchUp (roomId: number, room: RoomState, target: number): Promise<void> {
+    while (room.delivered < target) {
+      const page = await this.options.store.after(roomId, room.name, room.delivered,
+        Math.min(REPLAY_PAGE, target - room.delivered))
+      for (const message of page) this.fanOut(room, message.seq, serialize(message))
+      if (page.length === 0) return
+    }
+  }
+
+  /**
+   * Events can be lost between instances (a Redis outage or restart, a slow subscriber). Compares each room's
+   * delivered seq with the database and delivers what is missing, in order, through the room's queue.
+   */
+  private async checkGaps (): Promise<void> {
+    if (this.rooms.size === 0) return
+    try {
+      for (const { id, lastSeq } of await this.options.store.lastSeqs([...this.rooms.keys()])) {
+        const room = this.rooms.get(id)
+        if (room === undefined || lastSeq <= room.delivered) continue
+        room.queue = room.queue
+          .then(() => this.catchUp(id, room, lastSeq))
+          .catch((error: unknown) => this.options.log.warn({ err: error, roomId: id }, 'gap repair failed'))
+      }
+    } catch (error) {
+      this.options.log.warn({ err: error }, 'gap check failed')
+    }
   }
 
   private fanOut (room: RoomState, seq: number, frame: string): void {

@@ -1,0 +1,163 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { chownSync, mkdtempSync, rmSync } from 'node:fs'
+import { once } from 'node:events'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as delay } from 'node:timers/promises'
+import postgres from 'postgres'
+import { uniqueName } from './client.js'
+import { freshDatabase } from './server.js'
+
+interface Teardown { teardown: (fn: () => unknown) => void }
+
+/** A free TCP port on 127.0.0.1. */
+export async function freePort (): Promise<number> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const address = server.address()
+  server.close()
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  return address.port
+}
+
+/** Polls `check` until it resolves truthy; rejects after `timeoutMs`. A bounded wait for a process to come up. */
+export async function waitUntil (what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    if (await check().catch(() => false)) return
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await delay(50)
+  }
+}
+
+export interface Service { url: string, stop: () => Promise<void>, start: () => Promise<void> }
+
+/** A throwaway Redis on a random port (never the machine's shared one); can be stopped and started again. */
+export async function startRedis (t: Teardown): Promise<Service> {
+  const port = await freePort()
+  let child: ChildProcess | undefined
+  const ping = () => new Promise<boolean>((resolve) => {
+    const probe = spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8', timeout: 2000 })
+    resolve(probe.stdout?.trim() === 'PONG')
+  })
+  const service: Service = {
+    url: `redis://127.0.0.1:${port}`,
+    async start () {
+      child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+        { stdio: 'ignore' })
+      await waitUntil('redis', ping)
+    },
+    async stop () {
+      if (child === undefined || child.exitCode !== null) return
+      const exited = once(child, 'exit')
+      child.kill('SIGKILL')
+      await exited
+    }
+  }
+  await service.start()
+  t.teardown(() => service.stop())
+  return service
+}
+
+const pgBin = (name: string) => {
+  const found = spawnSync('sh', ['-c', `ls /usr/lib/postgresql/*/bin/${name} | sort -V | tail -n1`], { encoding: 'utf8' })
+  return found.stdout.trim() || name
+}
+
+/**
+ * A throwaway PostgreSQL server (initdb into a temporary directory, random port), for tests that stop the database.
+ * As root, the server runs as the `postgres` user, since PostgreSQL refuses to run as root.
+ */
+export async function startPostgres (t: Teardown): Promise<Service> {
+  const port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'chat-pg-'))
+  const asRoot = process.getuid?.() === 0
+  if (asRoot) {
+    const ids = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim()
+    const gid = spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim()
+    chownSync(dir, Number(ids), Number(gid))
+  }
+  const run = (command: string, args: string[]) => {
+    const result = asRoot
+      ? spawnSync('runuser', ['-u', 'postgres', '--', command, ...args], { encoding: 'utf8', timeout: 60_000 })
+      : spawnSync(command, args, { encoding: 'utf8', timeout: 60_000 })
+    if (result.status !== 0) throw new Error(`${command} failed: ${result.stderr}`)
+  }
+  run(pgBin('initdb'), ['-D', join(dir, 'data'), '-A', 'trust', '-U', 'postgres', '--no-sync'])
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`
+  const reachable = async () => {
+    const sql = postgres(url, { max: 1, connect_timeout: 2, onnotice: () => {} })
+    try { await sql`select 1`; return true } finally { await sql.end({ timeout: 1 }) }
+  }
+  const service: Service = {
+    url,
+    async start () {
+      run(pgBin('pg_ctl'), ['-D', join(dir, 'data'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
+        '-l', join(dir, 'log'), '-w', 'start'])
+      await waitUntil('postgres', reachable)
+    },
+    async stop () {
+      run(pgBin('pg_ctl'), ['-D', join(dir, 'data'), '-m', 'immediate', '-w', 'stop'])
+    }
+  }
+  await service.start()
+  t.teardown(async () => {
+    await service.stop().catch(() => {})
+    rmSync(dir, { recursive: true, force: true })
+  })
+  return service
+}
+
+/** A PostgreSQL database for several instances: from TEST_DATABASE_URL when set, else on a throwaway server. */
+export async function sharedDatabase (t: Teardown): Promise<string> {
+  if (process.env.TEST_DATABASE_URL !== undefined && process.env.TEST_DATABASE_URL !== '') {
+    return (await freshDatabase(t)).DATABASE_URL!
+  }
+  return (await startPostgres(t)).url
+}
+
+export interface Instance {
+  url: string
+  wsUrl: string
+  child: ChildProcess
+  output: () => string
+  /** Resolves with the exit code once the process has exited. */
+  exited: Promise<number | null>
+}
+
+/** Starts the server as its own process (as production runs it) and waits until it answers /healthz. */
+export async function spawnInstance (t: Teardown, env: Record<string, string>): Promise<Instance> {
+  const port = await freePort()
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    env: {
+      ...process.env,
+      FASTIFY_AUTOLOAD_TYPESCRIPT: '1',
+      LOG_LEVEL: 'warn',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      ...env
+    },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  let output = ''
+  child.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString() })
+  const exited = once(child, 'exit').then(([code]) => code as number | null)
+  t.teardown(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL')
+      await exited
+    }
+  })
+  const url = `http://127.0.0.1:${port}`
+  await Promise.race([
+    waitUntil(`instance on ${port}`, async () => (await fetch(`${url}/healthz`)).ok, 60_000),
+    exited.then((code) => { throw new Error(`instance exited with ${code}: ${output}`) })
+  ])
+  return { url, wsUrl: `ws://127.0.0.1:${port}`, child, output: () => output, exited }
+}
+
+/** A Redis key prefix of its own, so that runs sharing a Redis never see each other's events. */
+export const redisPrefix = () => `${uniqueName('t')}:`
