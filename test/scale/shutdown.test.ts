@@ -1,0 +1,22 @@
+import t from 'tap'
+import { openSocket } from '../helpers/client.js'
+import { redisPrefix, sharedDatabase, startRedis } from '../helpers/cluster.js'
+import { history, pump, setup } from '../helpers/faults.js'
+
+t.test('SIGTERM: clients get 1001, the process exits 0, and nothing acked is lost', async (t) => {
+  const redis = await startRedis(t)
+  const env = { DATABASE_URL: await sharedDatabase(t), REDIS_URL: redis.url, REDIS_PREFIX: redisPrefix() }
+  const { nodes: [a, b], owner, sender, room } = await setup(t, env)
+  const listener = await openSocket(a!.wsUrl, room.name, { token: owner.token })
+  const sending = await openSocket(a!.wsUrl, room.name, { token: sender.token })
+  const pumping = pump(sending, 'g', 1000, 16)
+  await listener.messageCount(50, 30_000)
+  a!.child.kill('SIGTERM')
+  t.equal((await listener.waitClose(10_000)).code, 1001)
+  t.equal((await sending.waitClose(10_000)).code, 1001)
+  t.equal(await a!.exited, 0, 'exit code 0')
+  const { acked } = await pumping
+  const stored = new Set((await history(b!.url, owner.token, room.name)).map((m) => m.client_id))
+  t.ok(acked.size > 0)
+  for (const id of acked) t.ok(stored.has(id), `acked ${id} is stored`)
+})
