@@ -4,6 +4,23 @@ import { Value } from '@sinclair/typebox/value'
 import type { FastifySchemaCompiler } from 'fastify'
 
 /**
+ * Value.Convert, minus its lossy number conversions: it reads "1.5" and "1e2" as the integer 1. A string whose
+ * number is not exactly the converted value stays a string, so the check refuses it (path and query are flat).
+ */
+function convertExactly (schema: TSchema, input: unknown): unknown {
+  if (typeof input !== 'object' || input === null) return Value.Convert(schema, input)
+  const original = input as Record<string, unknown>
+  // Convert changes the object it is given; keep the strings as sent.
+  const converted = Value.Convert(schema, { ...original }) as Record<string, unknown>
+  for (const [key, value] of Object.entries(converted)) {
+    if (typeof value === 'number' && typeof original[key] === 'string' && Number(original[key]) !== value) {
+      converted[key] = original[key]
+    }
+  }
+  return converted
+}
+
+/**
  * Request validation with compiled TypeBox schemas. Bodies are checked as sent (no coercion, unknown fields
  * refused); path and query strings are converted to the schema's types first, with its defaults applied.
  * Each invalid field is reported once, by its JSON pointer.
@@ -11,7 +28,7 @@ import type { FastifySchemaCompiler } from 'fastify'
 export const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => {
   const checker = TypeCompiler.Compile(schema)
   return (input: unknown) => {
-    const value = httpPart === 'body' ? input : Value.Default(schema, Value.Convert(schema, input))
+    const value = httpPart === 'body' ? input : Value.Default(schema, convertExactly(schema, input))
     if (checker.Check(value)) return { value }
     const seen = new Set<string>()
     const error = []
