@@ -24,7 +24,9 @@ export default fp(async function chatHub (fastify) {
     heartbeatIntervalMs: config.HEARTBEAT_INTERVAL_MS,
     typingIntervalMs: config.TYPING_INTERVAL_MS,
     // In one process no event can be lost; between instances the periodic check is the safety net.
-    gapCheckIntervalMs: broker.kind === 'redis' ? config.GAP_CHECK_INTERVAL_MS : 0
+    gapCheckIntervalMs: broker.kind === 'redis' ? config.GAP_CHECK_INTERVAL_MS : 0,
+    messageRate: config.MESSAGE_RATE_PER_SECOND,
+    messageBurst: config.MESSAGE_BURST
   })
   fastify.decorate('chatHub', hub)
   // Read at scrape time: nothing on the per-socket path.

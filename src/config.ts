@@ -30,7 +30,22 @@ export const ConfigSchema = Type.Object({
   SOCKET_BUFFER_LIMIT: Type.Integer({ minimum: 1024, default: 1048576 }),
   TYPING_INTERVAL_MS: Type.Integer({ minimum: 0, default: 2000 }),
   BATCH_MAX_MESSAGES: Type.Integer({ minimum: 1, default: 256 }),
-  SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10000 })
+  SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10000 }),
+  // Rate limits (429 `throttled` with Retry-After; kept in Redis when REDIS_URL is set, so they hold across instances).
+  /** Register and login requests per client IP per minute (credential stuffing, sign-up floods). */
+  RATE_LIMIT_AUTH_PER_IP: Type.Integer({ minimum: 1, default: 300 }),
+  /** Login attempts per username per minute, from any IP (password guessing on one account). */
+  RATE_LIMIT_LOGIN_PER_USERNAME: Type.Integer({ minimum: 1, default: 30 }),
+  /** Authenticated REST requests per token per minute (scrapers). */
+  RATE_LIMIT_REST_PER_TOKEN: Type.Integer({ minimum: 1, default: 6000 }),
+  /** Socket messages per user per room: a token bucket refilled at this rate per second... */
+  MESSAGE_RATE_PER_SECOND: Type.Number({ minimum: 0.01, default: 100 }),
+  /** ...holding at most this many (a burst). Over it a send gets a `throttled` error frame and is not stored. */
+  MESSAGE_BURST: Type.Integer({ minimum: 1, default: 1000 }),
+  /** Open sockets per user on one instance; the next handshake gets 429. */
+  MAX_SOCKETS_PER_USER: Type.Integer({ minimum: 1, default: 100 }),
+  /** Allowed CORS origins, comma-separated (`*` for any); unset: no cross-origin browser access. */
+  CORS_ORIGINS: Type.Optional(Type.String())
 })
 
 export type Config = Static<typeof ConfigSchema>

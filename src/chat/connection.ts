@@ -57,8 +57,13 @@ export function serveConnection (socket: WebSocket, context: SessionContext, las
     const frame = parseFrame(text)
     if (isFrameError(frame)) return fail(frame)
     switch (frame.type) {
-      case 'message':
+      case 'message': {
+        const wait = hub.throttle(session)
+        if (wait > 0) {
+          return fail({ code: 'throttled', detail: `Too many messages: retry in ${wait} s. Nothing was stored.`, clientId: frame.clientId ?? undefined })
+        }
         return void handleSend(frame)
+      }
       case 'typing':
         return hub.typing(session)
       case 'read':

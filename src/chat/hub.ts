@@ -3,6 +3,7 @@ import { presenceEvent, type Broker, type ControlEvent, type RoomEvent } from '.
 import type { MessageBody } from '../schemas/messages.js'
 import type { UserBody } from '../schemas/users.js'
 import { CloseCode, type ChatSession } from './session.js'
+import { TokenBuckets } from './token-buckets.js'
 
 export interface HubStore {
   /** The room's last seq, as committed. */
@@ -21,6 +22,9 @@ export interface HubOptions {
   typingIntervalMs: number
   /** How often to compare each room's delivered seq with the database; 0 when events cannot be lost (one process). */
   gapCheckIntervalMs: number
+  /** Sends per user per room: refill rate per second and burst. */
+  messageRate: number
+  messageBurst: number
 }
 
 interface RoomState {
@@ -47,15 +51,29 @@ export class ChatHub {
   private readonly transitions = new Map<number, Promise<RoomState>>()
   private readonly byToken = new Map<number, Set<ChatSession>>()
   private readonly timers: NodeJS.Timeout[] = []
+  private readonly sendBuckets: TokenBuckets
+  private readonly socketsByUser = new Map<number, number>()
 
   constructor (private readonly options: HubOptions) {
     options.broker.onRoomEvent((roomId, event) => this.onRoomEvent(roomId, event))
     options.broker.onControlEvent((event) => this.onControlEvent(event))
     options.broker.onRecover(() => { void this.checkGaps() })
+    this.sendBuckets = new TokenBuckets(options.messageRate, options.messageBurst)
     this.timers.push(setInterval(() => this.beat(), options.heartbeatIntervalMs).unref())
     if (options.gapCheckIntervalMs > 0) {
       this.timers.push(setInterval(() => { void this.checkGaps() }, options.gapCheckIntervalMs).unref())
     }
+  }
+
+  /** Open sockets of a user on this instance. */
+  socketsOf (userId: number): number {
+    return this.socketsByUser.get(userId) ?? 0
+  }
+
+  /** Whether the session may send one more message now (per user and room); 0 when it may, else seconds to wait. */
+  throttle (session: ChatSession): number {
+    const key = `${session.context.roomId}:${session.context.user.id}`
+    return this.sendBuckets.take(key) ? 0 : Math.max(1, this.sendBuckets.retryAfter(key))
   }
 
   get size (): number {
@@ -79,6 +97,7 @@ export class ChatHub {
     let sessions = this.byToken.get(tokenId)
     if (sessions === undefined) this.byToken.set(tokenId, sessions = new Set())
     sessions.add(session)
+    this.socketsByUser.set(session.context.user.id, this.socketsOf(session.context.user.id) + 1)
     this.presence(session, 1)
     if (lastSeq !== undefined) await session.replay(() => this.replay(session))
   }
@@ -90,6 +109,9 @@ export class ChatHub {
     if (sessions?.size === 0) this.byToken.delete(tokenId)
     const room = this.rooms.get(roomId)
     if (room === undefined || !room.sessions.delete(session)) return
+    const userId = session.context.user.id
+    if (this.socketsOf(userId) <= 1) this.socketsByUser.delete(userId)
+    else this.socketsByUser.set(userId, this.socketsOf(userId) - 1)
     this.presence(session, -1)
     if (room.sessions.size > 0) return
     this.rooms.delete(roomId)
@@ -251,6 +273,7 @@ export class ChatHub {
 
   /** Protocol pings; a socket that has not answered the last two is closed with 4408. */
   private beat (): void {
+    this.sendBuckets.sweep()
     for (const room of this.rooms.values()) {
       for (const session of room.sessions) {
         if (session.missedPings >= 2) {

@@ -23,7 +23,7 @@ export const RoomParams = Type.Object({ room_name: RoomName }, { additionalPrope
 
 export const PageQuery = Type.Object({
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
-  cursor: Type.Optional(Type.String({ maxLength: 512 }))
+  cursor: Type.Optional(Type.String())
 }, { additionalProperties: false })
 
 /** Django REST Framework's cursor-pagination page. */

@@ -39,5 +39,5 @@ export const UpdateRoomBody = Type.Object({
 export const AllGroupsQuery = Type.Object({
   search: Type.Optional(Type.String({ maxLength: 100 })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
-  cursor: Type.Optional(Type.String({ maxLength: 512 }))
+  cursor: Type.Optional(Type.String())
 }, { additionalProperties: false })

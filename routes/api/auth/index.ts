@@ -7,10 +7,12 @@ import { errors } from '../../../src/schemas/errors.js'
 import { LoginBody, RegisterBody, TokenResponse, UserRef } from '../../../src/schemas/users.js'
 
 const auth: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { usersRepository, broker, authenticate } = fastify
+  const { usersRepository, broker, authenticate, limits } = fastify
+  const authenticated = [authenticate, limits.restPerToken]
   const tags = ['auth']
 
   fastify.post('/register/', {
+    onRequest: limits.authPerIp,
     schema: {
       tags,
       operationId: 'register',
@@ -26,6 +28,8 @@ const auth: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.post('/login/', {
+    onRequest: limits.authPerIp,
+    preHandler: limits.loginPerUsername,
     schema: {
       tags,
       operationId: 'login',
@@ -43,13 +47,13 @@ const auth: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.post('/logout/', {
-    onRequest: authenticate,
+    onRequest: authenticated,
     schema: {
       tags,
       operationId: 'logout',
       summary: 'Revoke the token used; its live sockets close with 4401',
       security: [{ Token: [] }],
-      response: { 204: Type.Null({ description: 'Logged out' }), ...errors(401, 429, 500, 503) }
+      response: { 204: Type.Null({ description: 'Logged out' }), ...errors(400, 401, 413, 429, 500, 503) }
     }
   }, async (request, reply) => {
     await usersRepository.revokeToken(request.tokenId)
@@ -58,7 +62,7 @@ const auth: FastifyPluginAsyncTypebox = async (fastify) => {
   })
 
   fastify.get('/me/', {
-    onRequest: authenticate,
+    onRequest: authenticated,
     schema: {
       tags,
       operationId: 'me',

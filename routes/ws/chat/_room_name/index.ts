@@ -15,6 +15,7 @@ const chatSocket: FastifyPluginAsyncTypebox = async (fastify) => {
     url: '/',
     schema: {
       tags: ['socket'],
+      security: [{ Token: [] }, { TokenQuery: [] }],
       operationId: 'chatSocket',
       summary: 'Upgrade to the room\'s WebSocket (see the AsyncAPI document for its frames)',
       description: 'The token comes from `?token=`, the Authorization header, or `Sec-WebSocket-Protocol: chat, token.<t>`. ' +
@@ -27,7 +28,12 @@ const chatSocket: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 101: Type.Null({ description: 'Switching to the WebSocket protocol' }), ...errors(400, 401, 403, 404, 429, 500, 503) }
     },
     // Membership is checked here, before the upgrade, so a refusal is an HTTP status with the JSON error body.
-    preHandler: async (request) => { requireMember(request) },
+    preHandler: async (request) => {
+      requireMember(request)
+      if (chatHub.socketsOf(request.user.id) >= config.MAX_SOCKETS_PER_USER) {
+        throw new HttpError(429, 'throttled', `At most ${config.MAX_SOCKETS_PER_USER} open sockets per user.`)
+      }
+    },
     handler: async () => {
       throw new HttpError(400, 'validation_error', 'This is a WebSocket endpoint: send an upgrade request.')
     },
