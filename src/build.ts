@@ -30,6 +30,9 @@ export async function buildServer (config: Config, options: FastifyServerOptions
     bodyLimit: config.BODY_LIMIT,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     requestIdHeader: 'x-request-id',
+    // Slow or idle clients do not hold connections: a request must arrive within 30 s, keep-alive lasts 72 s.
+    requestTimeout: 30_000,
+    keepAliveTimeout: 72_000,
     // A cold start (migrations, connecting to Redis) on a busy machine can take a while: fail slow, not falsely.
     pluginTimeout: 60_000,
     ...options
