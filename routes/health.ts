@@ -4,6 +4,13 @@ import { HttpError } from '../src/lib/http-error.js'
 import { errors } from '../src/schemas/errors.js'
 
 const Status = Type.Object({ status: Type.Literal('ok') })
+const CHECK_TIMEOUT_MS = 2000
+
+/** A readiness probe answers quickly: a dependency that does not answer in time counts as down. */
+const within = (check: Promise<void>) => Promise.race([
+  check,
+  new Promise<never>((_resolve, reject) => setTimeout(() => reject(new Error('timed out')), CHECK_TIMEOUT_MS).unref())
+])
 
 const health: FastifyPluginAsyncTypebox = async (fastify) => {
   const { database, broker } = fastify
@@ -20,7 +27,7 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 200: Status, ...errors(503) }
     }
   }, async () => {
-    const [db, brokerCheck] = await Promise.allSettled([database.ping(), broker.ping()])
+    const [db, brokerCheck] = await Promise.allSettled([within(database.ping()), within(broker.ping())])
     const down = [db.status === 'rejected' ? 'database' : '', brokerCheck.status === 'rejected' ? 'broker' : '']
       .filter(Boolean)
     if (down.length > 0) throw new HttpError(503, 'unavailable', `Unavailable: ${down.join(', ')}.`)
