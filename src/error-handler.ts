@@ -1,4 +1,6 @@
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { STATUS_CODES } from 'node:http'
+import type { Duplex } from 'node:stream'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { isDatabaseUnavailable } from './lib/db-errors.js'
 import { HttpError, type ErrorCode } from './lib/http-error.js'
 import type { ErrorBody } from './schemas/errors.js'
@@ -27,7 +29,8 @@ function toHttpError (error: FastifyError): HttpError {
 export function errorHandler (error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   const http = toHttpError(error)
   const body: ErrorBody = { detail: http.message, code: http.code }
-  if (http.errors !== undefined) body.errors = http.errors
+  // A validation error always lists what was wrong; a body that is not even JSON is wrong as a whole ("/").
+  if (http.code === 'validation_error') body.errors = http.errors ?? [{ field: '/', message: http.message }]
   if (http.statusCode >= 500) {
     body.request_id = request.id
     request.log.error({ err: error }, http.code)
@@ -40,4 +43,37 @@ export function errorHandler (error: FastifyError, request: FastifyRequest, repl
 export function notFoundHandler (request: FastifyRequest, reply: FastifyReply) {
   const body: ErrorBody = { detail: 'Not found.', code: 'not_found' satisfies ErrorCode }
   return reply.code(404).send(body)
+}
+
+/**
+ * Errors Fastify meets before routing: a malformed percent-encoding, a path segment over the router's
+ * maxParamLength. Their messages quote the whole URL, `?token=` included, so neither the answer nor the log
+ * repeats them.
+ */
+export function frameworkErrorHandler (error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const refused = error.code === 'FST_ERR_BAD_URL'
+    ? new HttpError(400, 'validation_error', 'The URL is not validly percent-encoded.')
+    : error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? new HttpError(400, 'validation_error', 'A path segment is too long.')
+      : error
+  return errorHandler(refused as FastifyError, request, reply)
+}
+
+/**
+ * HTTP that Node's parser refuses (headers over its 16 KiB limit, a malformed header line) never reaches Fastify:
+ * answered in the contract's shape too. Fastify's default handler logs the error with its raw packet, the request's
+ * bytes with its Authorization header; only the parser's code is logged here.
+ */
+export function clientErrorHandler (this: FastifyInstance, error: NodeJS.ErrnoException, socket: Duplex) {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return
+  this.log.debug({ code: error.code }, 'malformed HTTP request')
+  if (!socket.writable) return void socket.destroy()
+  const [status, detail] = error.code === 'HPE_HEADER_OVERFLOW'
+    ? [431, 'The request headers are too large.']
+    : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? [408, 'The request did not arrive in time.']
+      : [400, 'The request is not valid HTTP.']
+  const body = JSON.stringify({ detail, code: 'validation_error' } satisfies ErrorBody)
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
 }

@@ -1,16 +1,14 @@
-import { eq } from 'drizzle-orm'
 import t from 'tap'
-import { users } from '../../../src/db/schema/index.js'
 import {
   api, createRoom, join, openSocket, register, uniqueName, type Account, type ApiResponse
 } from '../../helpers/client.js'
 import { startServer } from '../../helpers/server.js'
+import { isError, makeStaff } from '../../helpers/assertions.js'
 
 // One server for the file. Subtests share its database, so each one searches for its own unique name prefix.
 const server = await startServer(t)
 
 // The assertions a helper needs; a subtest's `t` has them (it is not the root TAP type).
-type Test = Pick<typeof t, 'equal' | 'same' | 'type' | 'ok' | 'notOk' | 'match'>
 
 const ITEM_KEYS = ['created_at', 'description', 'id', 'is_member', 'is_private', 'members_count', 'name', 'room_avatar',
   'updated_at']
@@ -26,22 +24,9 @@ const allGroups = (token: string | undefined, query: Record<string, string | num
 const follow = (token: string, url: string) => api(server.url, 'GET', url, { token })
 const names = (response: ApiResponse): string[] => response.body.results.map((r: { name: string }) => r.name)
 
-/** The contract's error body: exactly `detail` and `code`, plus `errors` for validation. */
-function isError (t: Test, response: ApiResponse, status: number, code: string, what = '') {
-  t.equal(response.status, status, `${what} status ${status}`.trim())
-  t.equal(response.body?.code, code, `${what} code ${code}`.trim())
-  t.type(response.body?.detail, 'string')
-  const keys = code === 'validation_error' ? ['code', 'detail', 'errors'] : ['code', 'detail']
-  t.same(Object.keys(response.body ?? {}).sort(), keys, `${what} error body keys`.trim())
-}
-
 /** Creates rooms with these names, in this order, as `account`. */
 async function rooms (account: Account, list: string[], fields: Record<string, unknown> = {}) {
   for (const name of list) await createRoom(server.url, account.token, { name, ...fields })
-}
-
-async function makeStaff (account: Account) {
-  await server.app.database.db.update(users).set({ isStaff: true }).where(eq(users.id, account.user.id))
 }
 
 t.test('a page is {next, previous, results}; each result is a Room plus is_member', async (t) => {
@@ -93,7 +78,7 @@ t.test('lists every public room and the private rooms the caller is in, never a 
 t.test('staff see every room, private rooms of others included', async (t) => {
   const owner = await register(server.url)
   const staff = await register(server.url)
-  await makeStaff(staff)
+  await makeStaff(server, staff)
   const p = uniqueName('staff')
   await rooms(owner, [`${p}-a`])
   await rooms(owner, [`${p}-b`], { is_private: true })

@@ -1,24 +1,13 @@
 import t, { type Test } from 'tap'
 import { api, register, uniqueName, type ApiResponse } from '../../helpers/client.js'
 import { startServer } from '../../helpers/server.js'
+import { isError } from '../../helpers/assertions.js'
 
 // One server for the file: every subtest uses its own usernames.
 const server = await startServer(t)
 
 const TOKEN_PATTERN = /^[0-9a-f]{40}$/
 const USER_KEYS = ['first_name', 'id', 'last_name', 'username']
-
-/** The contract's error body: exactly `detail` and `code`, plus `errors` ({field, message} items) for validation. */
-function isError (t: Test, response: ApiResponse, status: number, code: string) {
-  t.equal(response.status, status, `status ${status}`)
-  t.equal(response.body?.code, code, `code ${code}`)
-  t.type(response.body?.detail, 'string')
-  const keys = code === 'validation_error' ? ['code', 'detail', 'errors'] : ['code', 'detail']
-  t.same(Object.keys(response.body ?? {}).sort(), keys, 'error body keys')
-  if (code === 'validation_error') {
-    for (const item of response.body.errors) t.same(Object.keys(item).sort(), ['field', 'message'], 'errors[] item keys')
-  }
-}
 
 /** The fields named by a validation error. */
 const fields = (response: ApiResponse): string[] => (response.body?.errors ?? []).map((e: { field: string }) => e.field)

@@ -2,6 +2,7 @@ import { request as httpRequest } from 'node:http'
 import t, { type Test } from 'tap'
 import { api as rawApi, createRoom, register, uniqueName, type ApiResponse } from '../../helpers/client.js'
 import { startServer } from '../../helpers/server.js'
+import { isError } from '../../helpers/assertions.js'
 
 // One server for the file: every subtest uses its own users and rooms.
 const server = await startServer(t)
@@ -15,28 +16,6 @@ const record = <R extends { status: number }>(what: string, response: R): R => {
 
 const api = async (method: string, path: string, options: Parameters<typeof rawApi>[3] = {}) =>
   record(`${method} ${path}`, await rawApi(server.url, method, path, options))
-
-/**
- * The one error shape: exactly `detail` and `code`; `errors` ({field, message} items) only for validation_error,
- * where a body that is not even JSON has no field to name.
- */
-function isError (t: Test, response: ApiResponse, status: number, code: string, what = '') {
-  t.equal(response.status, status, `${what} status ${status}`)
-  t.equal(response.body?.code, code, `${what} code ${code}`)
-  t.type(response.body?.detail, 'string', `${what} detail is a string`)
-  const keys = Object.keys(response.body ?? {}).sort()
-  if (code === 'validation_error' && keys.includes('errors')) {
-    t.same(keys, ['code', 'detail', 'errors'], `${what} error body keys`)
-    t.ok(Array.isArray(response.body.errors), `${what} errors is an array`)
-    for (const item of response.body.errors) {
-      t.same(Object.keys(item).sort(), ['field', 'message'], `${what} errors[] item keys`)
-      t.type(item.field, 'string')
-      t.type(item.message, 'string')
-    }
-  } else {
-    t.same(keys, ['code', 'detail'], `${what} error body keys`)
-  }
-}
 
 const fields = (response: ApiResponse): string[] => (response.body?.errors ?? []).map((e: { field: string }) => e.field)
 

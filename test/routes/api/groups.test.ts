@@ -1,16 +1,14 @@
-import { eq } from 'drizzle-orm'
-import t from 'tap'
-import { users } from '../../../src/db/schema/index.js'
+import t, { type Test } from 'tap'
 import {
   api, createRoom, join, openSocket, refusal, register, uniqueName, type Account, type ApiResponse
 } from '../../helpers/client.js'
 import { startServer } from '../../helpers/server.js'
+import { isError, makeStaff } from '../../helpers/assertions.js'
 
 // One server for the file: every subtest uses its own users and room names.
 const server = await startServer(t)
 
 // The assertions a helper needs; a subtest's `t` has them (it is not the root TAP type).
-type Test = Pick<typeof t, 'equal' | 'same' | 'type' | 'ok' | 'notOk' | 'match'>
 
 const ROOM_KEYS = ['created_at', 'description', 'id', 'is_private', 'members_count', 'name', 'room_avatar', 'updated_at']
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/
@@ -18,15 +16,6 @@ const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/
 const call = (method: string, path: string, token?: string, body?: unknown) =>
   api(server.url, method, path, { token, body })
 const room = (name: string, rest = '') => `/api/chat/groups/${name}/${rest}`
-
-/** The contract's error body: exactly `detail` and `code`, plus `errors` for validation. */
-function isError (t: Test, response: ApiResponse, status: number, code: string, what = '') {
-  t.equal(response.status, status, `${what} status ${status}`.trim())
-  t.equal(response.body?.code, code, `${what} code ${code}`.trim())
-  t.type(response.body?.detail, 'string')
-  const keys = code === 'validation_error' ? ['code', 'detail', 'errors'] : ['code', 'detail']
-  t.same(Object.keys(response.body ?? {}).sort(), keys, `${what} error body keys`.trim())
-}
 
 /** A Room object: exactly the contract's fields, timestamps in ISO-8601 UTC. */
 function isRoom (t: Test, body: any, expected: Record<string, unknown> = {}) {
@@ -47,10 +36,6 @@ const joinedNames = async (token: string): Promise<string[]> => {
   const response = await call('GET', '/api/chat/groups/', token)
   if (response.status !== 200) throw new Error(`list failed: ${response.status}`)
   return response.body.map((r: { name: string }) => r.name)
-}
-
-async function makeStaff (account: Account) {
-  await server.app.database.db.update(users).set({ isStaff: true }).where(eq(users.id, account.user.id))
 }
 
 t.test('creating a room answers 201 Room; the caller is its owner and first member', async (t) => {
@@ -371,7 +356,7 @@ t.test('after leaving a private room it answers 404', async (t) => {
 t.test('staff see, change and delete any room, but join a private one only by being added', async (t) => {
   const owner = await register(server.url)
   const staff = await register(server.url)
-  await makeStaff(staff)
+  await makeStaff(server, staff)
   const secret = await createRoom(server.url, owner.token, { is_private: true, description: 'secret' })
 
   const detail = await call('GET', room(secret.name), staff.token)

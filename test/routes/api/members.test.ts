@@ -1,29 +1,18 @@
-import { eq } from 'drizzle-orm'
 import t from 'tap'
-import { users } from '../../../src/db/schema/index.js'
 import { api, createRoom, join, register, uniqueName, type Account, type ApiResponse } from '../../helpers/client.js'
 import { startServer } from '../../helpers/server.js'
+import { isError, makeStaff } from '../../helpers/assertions.js'
 
 // One server for the file: every subtest uses its own users and room names.
 const server = await startServer(t)
 
 // The assertions a helper needs; a subtest's `t` has them (it is not the root TAP type).
-type Test = Pick<typeof t, 'equal' | 'same' | 'type' | 'ok' | 'notOk' | 'match'>
 
 const USER_KEYS = ['first_name', 'id', 'last_name', 'username']
 
 const call = (method: string, path: string, token?: string, body?: unknown) =>
   api(server.url, method, path, { token, body })
 const members = (room: string, rest = '') => `/api/chat/groups/${room}/members/${rest}`
-
-/** The contract's error body: exactly `detail` and `code`, plus `errors` for validation. */
-function isError (t: Test, response: ApiResponse, status: number, code: string, what = '') {
-  t.equal(response.status, status, `${what} status ${status}`.trim())
-  t.equal(response.body?.code, code, `${what} code ${code}`.trim())
-  t.type(response.body?.detail, 'string')
-  const keys = code === 'validation_error' ? ['code', 'detail', 'errors'] : ['code', 'detail']
-  t.same(Object.keys(response.body ?? {}).sort(), keys, `${what} error body keys`.trim())
-}
 
 /** The member ids of a room, as its owner (or any member) sees them. */
 async function memberIds (room: string, token: string): Promise<number[]> {
@@ -35,10 +24,6 @@ const ids = (...accounts: Account[]) => accounts.map((a) => a.user.id).sort((a, 
 
 const add = (room: string, token: string, username: string) => call('POST', members(room), token, { username })
 const remove = (room: string, token: string, username: string) => call('DELETE', members(room, `${username}/`), token)
-
-async function makeStaff (account: Account) {
-  await server.app.database.db.update(users).set({ isStaff: true }).where(eq(users.id, account.user.id))
-}
 
 t.test('a member gets 200 with the members as User objects', async (t) => {
   const owner = await register(server.url)
@@ -240,7 +225,7 @@ t.test('staff add and remove members of a room they are not in', async (t) => {
   const owner = await register(server.url)
   const staff = await register(server.url)
   const guest = await register(server.url)
-  await makeStaff(staff)
+  await makeStaff(server, staff)
   const secret = await createRoom(server.url, owner.token, { is_private: true })
 
   const added = await add(secret.name, staff.token, guest.user.username)

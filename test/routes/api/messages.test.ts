@@ -1,16 +1,16 @@
 import { and, asc, desc, eq, gt, lt, sql, type SQLWrapper } from 'drizzle-orm'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { messages, users } from '../../../src/db/schema/index.js'
 import {
   api, createRoom, join, openSocket, register, uniqueName, type Account, type ApiResponse
 } from '../../helpers/client.js'
 import { startServer } from '../../helpers/server.js'
+import { isError } from '../../helpers/assertions.js'
 
 // One server for the file: every subtest makes its own users and rooms.
 const server = await startServer(t)
 
 /** A subtest's `t` (the root `t` has a type of its own). */
-type Test = Parameters<Parameters<typeof t.test>[0]>[0]
 
 const MESSAGE_KEYS = ['client_id', 'created_at', 'id', 'message', 'message_type', 'room', 'sender', 'seq']
 const USER_KEYS = ['first_name', 'id', 'last_name', 'username']
@@ -20,15 +20,6 @@ const historyPath = (room: string, query = '') => `/api/chat/groups/${room}/mess
 
 const history = (token: string | undefined, room: string, query = '') =>
   api(server.url, 'GET', historyPath(room, query), token === undefined ? {} : { token })
-
-/** The contract's error body: exactly `detail` and `code`, plus `errors` for validation. */
-function isError (t: Test, response: ApiResponse, status: number, code: string) {
-  t.equal(response.status, status, `status ${status}`)
-  t.equal(response.body?.code, code, `code ${code}`)
-  t.type(response.body?.detail, 'string')
-  const keys = code === 'validation_error' ? ['code', 'detail', 'errors'] : ['code', 'detail']
-  t.same(Object.keys(response.body ?? {}).sort(), keys, 'error body keys')
-}
 
 /**
  * A room owned by a new user with `count` messages stored through the real socket: sent pipelined, each with a
