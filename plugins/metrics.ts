@@ -35,7 +35,16 @@ export default fp(async function metrics (fastify) {
   fastify.addHook('onResponse', async (request, reply) => {
     metrics.httpRequests.inc({ method: request.method, route: request.routeOptions.url ?? 'unknown', status: reply.statusCode })
   })
-  fastify.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+  // Registered after swagger (a dependency), which documents only the routes added once it is there.
+  fastify.get('/metrics', {
+    schema: {
+      tags: ['health'],
+      operationId: 'metrics',
+      summary: 'Prometheus metrics, in its text format',
+      produces: ['text/plain'],
+      response: { 200: { type: 'string', description: 'Prometheus text exposition format' } }
+    }
+  }, async (_request, reply) => {
     return reply.type(registry.contentType).send(await registry.metrics())
   })
-}, { name: 'metrics' })
+}, { name: 'metrics', dependencies: ['swagger'] })

@@ -1,10 +1,13 @@
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import fp from 'fastify-plugin'
+import { asyncApiYaml } from '../src/docs/asyncapi.js'
+import { finishOpenApi } from '../src/docs/openapi.js'
 
 /**
- * The OpenAPI 3 document, generated from the route schemas (`/docs/json`), and Swagger UI (`/docs`). Shared schemas
- * keep their $id as component names, so generated SDKs get `User`, `Room`, `Message`, `ErrorResponse` types.
+ * The OpenAPI 3 document, generated from the route schemas (`/docs/json`), Swagger UI (`/docs`), and the socket's
+ * AsyncAPI document (`/docs/asyncapi`). Shared schemas keep their $id as component names, so generated SDKs get
+ * `User`, `Room`, `Message`, `ErrorResponse` types. `npm run openapi` commits both documents (src/docs/generate.ts).
  */
 export default fp(async function docs (fastify) {
   await fastify.register(swagger, {
@@ -23,25 +26,36 @@ export default fp(async function docs (fastify) {
             in: 'header',
             name: 'Authorization',
             description: '`Token <40 hex characters>` (DRF style); `Bearer <token>` is accepted too.'
+          },
+          TokenQuery: {
+            type: 'apiKey',
+            in: 'query',
+            name: 'token',
+            description: 'The socket handshake only (the product document\'s `?token=`); REST reads the header.'
           }
         }
       },
       tags: [
-        { name: 'auth' }, { name: 'rooms' }, { name: 'members' }, { name: 'messages' }, { name: 'socket' }, { name: 'health' }
+        { name: 'auth' }, { name: 'rooms' }, { name: 'members' }, { name: 'messages' },
+        {
+          name: 'socket',
+          description: 'The room WebSocket: its frames and close codes are in the AsyncAPI document.',
+          externalDocs: { description: 'AsyncAPI 3 document', url: '/docs/asyncapi' }
+        },
+        { name: 'health' }
       ]
     },
-    // The contract writes API paths with their trailing slash (both forms are served).
     transformObject (documentObject) {
       if (!('openapiObject' in documentObject)) return documentObject.swaggerObject
-      const { openapiObject } = documentObject
-      const paths = openapiObject.paths ?? {}
-      openapiObject.paths = Object.fromEntries(Object.entries(paths).map(([path, item]) =>
-        [/^\/(api|ws)\//.test(path) && !path.endsWith('/') ? `${path}/` : path, item]))
-      return openapiObject
+      return finishOpenApi(documentObject.openapiObject as Parameters<typeof finishOpenApi>[0])
     },
     refResolver: {
       buildLocalReference: (json, _baseUri, _fragment, i) => typeof json.$id === 'string' ? json.$id : `def-${i}`
     }
   })
   await fastify.register(swaggerUi, { routePrefix: '/docs' })
+
+  const asyncApi = asyncApiYaml()
+  fastify.get('/docs/asyncapi', { schema: { hide: true } }, async (_request, reply) =>
+    reply.type('application/yaml; charset=utf-8').send(asyncApi))
 }, { name: 'swagger', dependencies: ['schemas'] })

@@ -51,7 +51,7 @@ const members: FastifyPluginAsyncTypebox = async (fastify) => {
       operationId: 'removeGroupMember',
       summary: "Remove a member (owner or staff), or yourself; their live sockets in the room close with 4403",
       params: Type.Object({ room_name: RoomName, username: Username }),
-      response: { 204: Type.Null({ description: 'Removed' }), ...errors(400, 401, 403, 404, 429, 500, 503) }
+      response: { 204: Type.Null({ description: 'Removed' }), ...errors(400, 401, 403, 404, 413, 429, 500, 503) }
     }
   }, async (request, reply) => {
     const { username } = request.params

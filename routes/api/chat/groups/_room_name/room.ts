@@ -48,7 +48,7 @@ const room: FastifyPluginAsyncTypebox = async (fastify) => {
       operationId: 'deleteGroup',
       summary: 'Delete a room and its history (owner or staff); its live sockets close with 4404',
       params: RoomParams,
-      response: { 204: NoContent, ...errors(400, 401, 403, 404, 429, 500, 503) }
+      response: { 204: NoContent, ...errors(400, 401, 403, 404, 413, 429, 500, 503) }
     }
   }, async (request, reply) => {
     requireManager(request)
@@ -64,7 +64,7 @@ const room: FastifyPluginAsyncTypebox = async (fastify) => {
       operationId: 'joinGroup',
       summary: 'Join a public room; joining twice changes nothing',
       params: RoomParams,
-      response: { 200: Type.Ref(Room), ...errors(400, 401, 403, 404, 429, 500, 503) }
+      response: { 200: Type.Ref(Room), ...errors(400, 401, 403, 404, 413, 429, 500, 503) }
     }
   }, async (request) => {
     if (request.member === null) {
@@ -82,7 +82,7 @@ const room: FastifyPluginAsyncTypebox = async (fastify) => {
       operationId: 'leaveGroup',
       summary: "Leave a room; the caller's live sockets in it close with 4403",
       params: RoomParams,
-      response: { 204: NoContent, ...errors(400, 401, 404, 429, 500, 503) }
+      response: { 204: NoContent, ...errors(400, 401, 404, 413, 429, 500, 503) }
     }
   }, async (request, reply) => {
     await fastify.removeMember(request.room.id, request.user.id)

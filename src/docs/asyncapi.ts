@@ -1,0 +1,278 @@
+import { Type, type TSchema } from '@sinclair/typebox'
+import { CloseCode } from '../chat/session.js'
+import { ErrorResponse } from '../schemas/errors.js'
+import { ErrorFrame, PingFrame, PongFrame, PresenceEvent, ReadFrame, SendFrame, TypingEvent, TypingFrame } from '../schemas/frames.js'
+import { Message } from '../schemas/messages.js'
+import { RoomName } from '../schemas/common.js'
+import { User } from '../schemas/users.js'
+import { toYaml } from './yaml.js'
+
+/** The server's `{"type": "message", …Message}` frame: the REST Message plus its type. */
+export const MessageFrame = Type.Intersect([Type.Ref(Message), Type.Object({ type: Type.Literal('message') })], { $id: 'MessageFrame' })
+
+interface FrameDoc { schema: TSchema, name: string, title: string, summary: string, example: Record<string, unknown> }
+
+const user = { id: 1, username: 'anagh', first_name: 'Anagh', last_name: 'Singh' }
+const message = {
+  id: 812, room: '2nd_year', seq: 41, message: 'Hello, world!', message_type: 'text', sender: user,
+  created_at: '2025-02-13T10:00:00.000Z', client_id: null
+}
+
+/** Every client → server frame: the schemas the server compiles to check them (src/chat/frames.ts). */
+export const clientFrames = {
+  message: {
+    schema: SendFrame,
+    name: 'SendFrame',
+    title: 'Send a message',
+    summary: 'The product document\'s frame. `message` is 1..4000 characters after trimming (for `image` and `file`, ' +
+      'the attachment\'s http(s) URL); `message_type` defaults to `text`; a `client_id` (1..64 characters) makes a ' +
+      'retry idempotent: the same `client_id` from the same user in the same room is stored once. The stored message ' +
+      'comes back as a `message` frame (the acknowledgement), or the frame is refused with an `error` frame.',
+    example: { message: 'Hello, world!', message_type: 'text' }
+  },
+  typing: {
+    schema: TypingFrame,
+    name: 'TypingFrame',
+    title: 'Typing',
+    summary: 'Others in the room get a `typing` frame; the server forwards at most one per user per room every 2 s.',
+    example: { type: 'typing' }
+  },
+  read: {
+    schema: ReadFrame,
+    name: 'ReadFrame',
+    title: 'Mark read',
+    summary: 'Marks the room read up to `seq` (drives unread counts).',
+    example: { type: 'read', seq: 41 }
+  },
+  ping: {
+    schema: PingFrame,
+    name: 'PingFrame',
+    title: 'Ping',
+    summary: 'Answered with a `pong` frame, for clients that cannot send protocol pings.',
+    example: { type: 'ping' }
+  }
+} satisfies Record<string, FrameDoc>
+
+/** Every server → client frame. */
+export const serverFrames = {
+  message: {
+    schema: MessageFrame,
+    name: 'MessageFrame',
+    title: 'Message',
+    summary: 'A stored message (the REST `Message` plus `type`), to every socket in the room, the sender\'s own ' +
+      'included (its `client_id` is the acknowledgement). Sent only after the commit, in `seq` order, with no gap.',
+    example: { type: 'message', ...message }
+  },
+  error: {
+    schema: ErrorFrame,
+    name: 'ErrorFrame',
+    title: 'Frame refused',
+    summary: 'The last frame was refused and nothing was stored; the socket stays open. Carries the refused frame\'s ' +
+      '`client_id` when it had one. `invalid_json`, `validation_error`: fix the frame; `throttled`, `unavailable`: ' +
+      'retry later with the same `client_id`.',
+    example: { type: 'error', code: 'validation_error', detail: '/message: must be 1 to 4000 characters after trimming' }
+  },
+  typing: {
+    schema: TypingEvent,
+    name: 'TypingEvent',
+    title: 'Someone is typing',
+    summary: 'Ephemeral, not stored; show it for 5 s.',
+    example: { type: 'typing', user }
+  },
+  presence: {
+    schema: PresenceEvent,
+    name: 'PresenceEvent',
+    title: 'Presence',
+    summary: 'To the others in the room: a user came online in it (their first socket) or went offline (their last). ' +
+      'Ephemeral, not stored.',
+    example: { type: 'presence', user, online: true }
+  },
+  pong: {
+    schema: PongFrame,
+    name: 'PongFrame',
+    title: 'Pong',
+    summary: 'The answer to a `ping` frame.',
+    example: { type: 'pong' }
+  }
+} satisfies Record<string, FrameDoc>
+
+/** The contract's close-code table; typed by CloseCode so a new code cannot go undocumented. */
+export const closeCodes: Record<keyof typeof CloseCode, { meaning: string, clientShould: string }> = {
+  normal: { meaning: 'normal close', clientShould: 'nothing' },
+  goingAway: { meaning: 'server shutting down', clientShould: 'reconnect (any instance) with `last_seq`, with backoff' },
+  tooBig: { meaning: 'frame over 64 KiB', clientShould: 'fix the client; reconnect' },
+  serverError: { meaning: 'server error', clientShould: 'reconnect with `last_seq`, with backoff' },
+  tokenRevoked: { meaning: 'token revoked (logout)', clientShould: 'stop; log in again' },
+  removed: { meaning: 'removed from the room', clientShould: 'stop for this room' },
+  roomDeleted: { meaning: 'room deleted', clientShould: 'stop for this room' },
+  tooSlow: {
+    meaning: 'the client stopped reading (send buffer over its bound) or missed heartbeats',
+    clientShould: 'reconnect with `last_seq`'
+  }
+}
+
+/** The handshake's refusals: an HTTP status and the REST `ErrorResponse` body, before any upgrade. */
+export const handshakeRefusals: Record<number, { codes: string[], when: string }> = {
+  400: { codes: ['validation_error'], when: 'a bad room name or `last_seq`, or a request that is not an upgrade' },
+  401: { codes: ['not_authenticated', 'authentication_failed'], when: 'no token, or an unknown or revoked one' },
+  403: { codes: ['permission_denied'], when: 'a public room the caller is not a member of' },
+  404: { codes: ['not_found'], when: 'no such room, or a private room the caller is not in' },
+  429: { codes: ['throttled'], when: 'rate limit hit (retry after `Retry-After` seconds), or too many open sockets for the user' },
+  500: { codes: ['server_error'], when: 'a bug' },
+  503: { codes: ['unavailable'], when: 'the database or the broker is down; retry with backoff' }
+}
+
+/**
+ * A TypeBox schema as an AsyncAPI (JSON Schema) one: the same JSON, with `$ref`s to shared schemas pointing at
+ * components. The payloads are the schemas the server validates and serializes with, so they cannot drift.
+ */
+export function componentSchema (schema: TSchema): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(schema), (key, value: unknown) => {
+    if (key === '$ref' && typeof value === 'string' && !value.startsWith('#')) return `#/components/schemas/${value}`
+    return value
+  }) as Record<string, unknown>
+}
+
+const withoutId = ({ $id: _id, ...schema }: Record<string, unknown>) => schema
+
+const table = (head: string[], rows: string[][]) =>
+  [head, head.map(() => '---'), ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n')
+
+const channelDescription = [
+  'One raw WebSocket (RFC 6455, JSON text frames) per room. The token comes from the `Authorization: Token <token>` ' +
+  'header of the upgrade request (preferred: URLs end up in proxy logs), `?token=`, or the subprotocol pair ' +
+  '`Sec-WebSocket-Protocol: chat, token.<token>` (the server then answers `chat`).',
+  'With `last_seq=<n>`, the server first sends every message of the room with `seq > n` in order, then live ones, ' +
+  'with no gap and no duplicate in between.',
+  'The handshake is refused with an HTTP status and the REST `ErrorResponse` body, before any upgrade ' +
+  '(`x-handshake-refusals` lists them):',
+  table(['status', 'code', 'when'], Object.entries(handshakeRefusals).map(([status, { codes, when }]) =>
+    [status, codes.map((code) => `\`${code}\``).join(', '), when])),
+  'The server sends protocol pings every 25 s and closes a socket that misses two. Close codes, and what a client ' +
+  'does next (`x-close-codes` lists them):',
+  table(['code', 'meaning', 'client should'], Object.entries(closeCodes).map(([name, { meaning, clientShould }]) =>
+    [String(CloseCode[name as keyof typeof CloseCode]), meaning, clientShould]))
+].join('\n\n')
+
+const messageObject = (frame: FrameDoc) => ({
+  name: frame.name,
+  title: frame.title,
+  summary: frame.summary,
+  contentType: 'application/json',
+  payload: { $ref: `#/components/schemas/${frame.name}` },
+  examples: [{ name: frame.name, payload: frame.example }]
+})
+
+const operation = (action: 'send' | 'receive', frame: FrameDoc) => ({
+  action,
+  channel: { $ref: '#/channels/room' },
+  title: frame.title,
+  summary: frame.summary.split('. ')[0]!.replace(/\.$/, ''),
+  messages: [{ $ref: `#/channels/room/messages/${frame.name}` }]
+})
+
+/** The AsyncAPI 3 document of the room socket, served at /docs/asyncapi and committed as asyncapi.yaml. */
+export function asyncApiDocument (): Record<string, unknown> {
+  const frames = [...Object.values(clientFrames), ...Object.values(serverFrames)] as FrameDoc[]
+  const operations = (action: 'send' | 'receive', table: Record<string, FrameDoc>) => Object.entries(table)
+    .map(([name, frame]) => [`${action}${name[0]!.toUpperCase()}${name.slice(1)}`, operation(action, frame)])
+  return {
+    asyncapi: '3.0.0',
+    info: {
+      title: 'Chat backend socket',
+      version: '1.0.0',
+      description: 'The room WebSocket of the chat backend. The REST API is described by the OpenAPI document at ' +
+        '`/docs/json`; its `Message` and `User` schemas are the ones below.'
+    },
+    defaultContentType: 'application/json',
+    servers: {
+      local: {
+        host: 'localhost:8000',
+        protocol: 'ws',
+        description: 'Where `npm start` listens. Behind TLS the same paths are served over `wss`.',
+        security: [
+          { $ref: '#/components/securitySchemes/tokenHeader' },
+          { $ref: '#/components/securitySchemes/tokenQuery' },
+          { $ref: '#/components/securitySchemes/tokenSubprotocol' }
+        ]
+      }
+    },
+    channels: {
+      room: {
+        address: '/ws/chat/{room_name}/',
+        title: 'Room chat',
+        description: channelDescription,
+        parameters: {
+          room_name: {
+            description: `The room's name: ${RoomName.minLength}..${RoomName.maxLength} characters of ` +
+              '`A-Z a-z 0-9 _ - .`.',
+            examples: ['2nd_year']
+          }
+        },
+        messages: Object.fromEntries(frames.map((frame) => [frame.name, messageObject(frame)])),
+        bindings: {
+          ws: {
+            method: 'GET',
+            query: {
+              type: 'object',
+              properties: {
+                token: { type: 'string', description: 'The token, for clients that cannot set a header.' },
+                last_seq: {
+                  type: 'integer',
+                  minimum: 0,
+                  description: 'Replay every stored message with `seq` above this first, then go live.'
+                }
+              },
+              additionalProperties: false
+            },
+            headers: {
+              type: 'object',
+              properties: {
+                Authorization: { type: 'string', description: '`Token <token>` (or `Bearer <token>`).' },
+                'Sec-WebSocket-Protocol': { type: 'string', description: '`chat, token.<token>` for browsers.' }
+              }
+            },
+            bindingVersion: '0.1.0'
+          }
+        },
+        'x-handshake-refusals': Object.entries(handshakeRefusals).map(([status, { codes, when }]) =>
+          ({ status: Number(status), codes, when })),
+        'x-close-codes': Object.entries(closeCodes).map(([name, { meaning, clientShould }]) =>
+          ({ code: CloseCode[name as keyof typeof CloseCode], meaning, clientShould }))
+      }
+    },
+    operations: Object.fromEntries([...operations('send', clientFrames), ...operations('receive', serverFrames)]),
+    components: {
+      schemas: {
+        User: withoutId(componentSchema(User)),
+        Message: withoutId(componentSchema(Message)),
+        ErrorResponse: withoutId(componentSchema(ErrorResponse)),
+        ...Object.fromEntries(frames.map((frame) => [frame.name, withoutId(componentSchema(frame.schema))]))
+      },
+      securitySchemes: {
+        tokenHeader: {
+          type: 'httpApiKey',
+          in: 'header',
+          name: 'Authorization',
+          description: '`Authorization: Token <token>` on the upgrade request (OkHttp can set it). Preferred.'
+        },
+        tokenQuery: {
+          type: 'httpApiKey',
+          in: 'query',
+          name: 'token',
+          description: '`?token=<token>`, as in the product document. URLs reach proxy logs: prefer the header.'
+        },
+        tokenSubprotocol: {
+          type: 'httpApiKey',
+          in: 'header',
+          name: 'Sec-WebSocket-Protocol',
+          description: '`Sec-WebSocket-Protocol: chat, token.<token>`, for browsers that can set neither; the server ' +
+            'answers `chat`.'
+        }
+      }
+    }
+  }
+}
+
+/** The document as YAML, as served and committed. */
+export const asyncApiYaml = () => toYaml(asyncApiDocument())
