@@ -51,6 +51,8 @@ export class ChatHub {
   private readonly transitions = new Map<number, Promise<RoomState>>()
   private readonly byToken = new Map<number, Set<ChatSession>>()
   private readonly timers: NodeJS.Timeout[] = []
+  /** Set once shutdown has begun: how a socket that finishes joining from then on is closed. */
+  private closing: { code: number, reason: string } | undefined
   private readonly sendBuckets: TokenBuckets
   private readonly socketsByUser = new Map<number, number>()
 
@@ -91,6 +93,8 @@ export class ChatHub {
     const room = await this.roomState(roomId, roomName)
     // Closed while joining: its close listener has already run `leave`.
     if (session.socket.readyState === session.socket.CLOSED) return
+    // Still joining when shutdown took its list of sockets: it would keep the server from closing.
+    if (this.closing !== undefined) return session.close(this.closing.code, this.closing.reason)
     session.fromSeq = Math.min(lastSeq ?? room.delivered, room.delivered)
     session.sentSeq = session.fromSeq
     room.sessions.add(session)
@@ -152,6 +156,7 @@ export class ChatHub {
    */
   async closeAll (code: number, reason: string, windowMs: number): Promise<void> {
     for (const timer of this.timers) clearInterval(timer)
+    this.closing = { code, reason }
     const sessions = [...this.rooms.values()].flatMap((room) => [...room.sessions])
     await Promise.all(sessions.map((session, i) => new Promise<void>((resolve) => {
       const grace = setTimeout(resolve, windowMs + 2000)
