@@ -18,6 +18,8 @@ declare module 'fastify' {
 }
 
 const MINUTE = 60_000
+const throttled = (seconds: number) =>
+  new HttpError(429, 'throttled', `Request was throttled. Expected available in ${seconds} seconds.`)
 
 /** Rate limits through @fastify/rate-limit, stored in Redis when there is one so every instance shares them. */
 export default fp(async function limits (fastify) {
@@ -25,12 +27,19 @@ export default fp(async function limits (fastify) {
   await fastify.register(rateLimit, {
     global: false,
     // With Redis, limits hold across instances; when Redis is down, requests are let through rather than refused.
-    ...(fastify.hasDecorator('redis') ? { redis: fastify.redis, skipOnError: true, nameSpace: `${config.REDIS_PREFIX}rl:` } : {}),
-    errorResponseBuilder: (_request, context) =>
-      new HttpError(429, 'throttled', `Request was throttled. Expected available in ${Math.ceil(context.ttl / 1000)} seconds.`)
+    ...(fastify.hasDecorator('redis') ? { redis: fastify.redis, skipOnError: true, nameSpace: `${config.REDIS_PREFIX}rl:` } : {})
   })
-  const limit = (name: string, max: number, key: (request: FastifyRequest) => string) =>
-    fastify.rateLimit({ max, timeWindow: MINUTE, groupId: name, keyGenerator: (request) => `${name}:${key(request)}` })
+  // Each limit is checked by its own hook: the hooks of `fastify.rateLimit()` share one per-request "already ran"
+  // flag, so on login the per-username limit, after the per-IP one, was never counted.
+  const limit = (name: string, max: number, key: (request: FastifyRequest) => string): onRequestHookHandler => {
+    const check = fastify.createRateLimit({ max, timeWindow: MINUTE, keyGenerator: (request) => `${name}:${key(request)}` })
+    return async function rateLimited (request, reply) {
+      const result = await check(request)
+      if (result.isAllowed || !result.isExceeded) return
+      reply.header('retry-after', result.ttlInSeconds)
+      throw throttled(result.ttlInSeconds)
+    }
+  }
 
   fastify.decorate('limits', {
     authPerIp: limit('auth-ip', config.RATE_LIMIT_AUTH_PER_IP, (request) => request.ip),

@@ -3,7 +3,8 @@ import fp from 'fastify-plugin'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import app from './app.js'
 import type { Config } from './config.js'
-import { redactUrl } from './lib/redact.js'
+import { clientErrorHandler, frameworkErrorHandler } from './error-handler.js'
+import { redactStrings, redactUrl } from './lib/redact.js'
 import { validatorCompiler } from './validation.js'
 
 /** Logger settings: tokens never reach a log line, from a header, a subprotocol or the socket URL. */
@@ -19,7 +20,10 @@ export const loggerOptions = (config: Config): FastifyServerOptions['logger'] =>
       url: redactUrl(request.url),
       remoteAddress: request.ip
     })
-  }
+  },
+  // URLs logged by others, outside `req`: @fastify/websocket logs an upgrade to a route that is not a socket
+  // with its raw URL as `path`.
+  formatters: { log: redactStrings }
 })
 
 /** The Fastify instance with the whole service registered; not listening yet. */
@@ -30,6 +34,9 @@ export async function buildServer (config: Config, options: FastifyServerOptions
     bodyLimit: config.BODY_LIMIT,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     requestIdHeader: 'x-request-id',
+    // Errors before routing, and HTTP too malformed to route, get the contract's error body as well.
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
     // Slow or idle clients do not hold connections: a request must arrive within 30 s, keep-alive lasts 72 s.
     requestTimeout: 30_000,
     keepAliveTimeout: 72_000,

@@ -56,13 +56,15 @@ export function frameworkErrorHandler (error: FastifyError, request: FastifyRequ
     : error.code === 'FST_ERR_MAX_PARAM_LENGTH'
       ? new HttpError(400, 'validation_error', 'A path segment is too long.')
       : error
+  // An upgrade request's socket has left Node's HTTP server, which would never close it: close it once answered,
+  // as @fastify/websocket does after a route's refusal.
+  if (request.headers.upgrade !== undefined) reply.raw.once('finish', () => request.raw.socket.destroy())
   return errorHandler(refused as FastifyError, request, reply)
 }
 
 /**
- * HTTP that Node's parser refuses (headers over its 16 KiB limit, a malformed header line) never reaches Fastify:
- * answered in the contract's shape too. Fastify's default handler logs the error with its raw packet, the request's
- * bytes with its Authorization header; only the parser's code is logged here.
+ * HTTP that Node's parser refuses (headers over its 16 KiB limit, a malformed header line) never reaches Fastify's
+ * router: answered in the contract's shape too, rather than Fastify's own. Only the parser's code is logged.
  */
 export function clientErrorHandler (this: FastifyInstance, error: NodeJS.ErrnoException, socket: Duplex) {
   if (error.code === 'ECONNRESET' || socket.destroyed) return
@@ -73,7 +75,7 @@ export function clientErrorHandler (this: FastifyInstance, error: NodeJS.ErrnoEx
     : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
       ? [408, 'The request did not arrive in time.']
       : [400, 'The request is not valid HTTP.']
-  const body = JSON.stringify({ detail, code: 'validation_error' } satisfies ErrorBody)
+  const body = JSON.stringify({ detail, code: 'validation_error', errors: [{ field: '/', message: detail }] } satisfies ErrorBody)
   socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
     `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
 }

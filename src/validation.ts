@@ -21,6 +21,20 @@ function convertExactly (schema: TSchema, input: unknown): unknown {
 }
 
 /**
+ * The JSON pointer of the first string in `value` that holds a NUL character, if any. PostgreSQL text cannot store
+ * one (the query would fail with a 500), so a NUL anywhere in a request is refused as invalid input.
+ */
+function nulPath (value: unknown, path: string): string | undefined {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined
+  if (typeof value !== 'object' || value === null) return undefined
+  for (const [key, item] of Object.entries(value)) {
+    const found = nulPath(item, `${path}/${key}`)
+    if (found !== undefined) return found
+  }
+  return undefined
+}
+
+/**
  * Request validation with compiled TypeBox schemas. Bodies are checked as sent (no coercion, unknown fields
  * refused); path and query strings are converted to the schema's types first, with its defaults applied.
  * Each invalid field is reported once, by its JSON pointer.
@@ -29,7 +43,11 @@ export const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, http
   const checker = TypeCompiler.Compile(schema)
   return (input: unknown) => {
     const value = httpPart === 'body' ? input : Value.Default(schema, convertExactly(schema, input))
-    if (checker.Check(value)) return { value }
+    if (checker.Check(value)) {
+      const nul = nulPath(value, '')
+      if (nul === undefined) return { value }
+      return { error: [{ instancePath: nul, message: 'must not contain NUL characters', keyword: 'typebox', schemaPath: '', params: {} }] }
+    }
     const seen = new Set<string>()
     const error = []
     for (const { path, message } of checker.Errors(value)) {

@@ -53,6 +53,9 @@ export function parseFrame (text: string): ClientFrame | FrameError {
   }
   if (type !== 'message') return data as ClientFrame
   const send = data as Static<typeof SendFrame>
+  // PostgreSQL text cannot hold NUL: one stored in a group-commit batch would fail every send in that batch.
+  const nul = send.message.includes('\u0000') ? 'message' : send.client_id?.includes('\u0000') === true ? 'client_id' : undefined
+  if (nul !== undefined) return withClientId({ code: 'validation_error', detail: `/${nul}: must not contain NUL characters` }, clientId)
   const message = send.message.trim()
   const length = [...message].length
   if (length < 1 || length > MAX_MESSAGE_LENGTH) {

@@ -28,9 +28,11 @@ const chatSocket: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 101: Type.Null({ description: 'Switching to the WebSocket protocol' }), ...errors(400, 401, 403, 404, 429, 500, 503) }
     },
     // Membership is checked here, before the upgrade, so a refusal is an HTTP status with the JSON error body.
-    preHandler: async (request) => {
+    preHandler: async (request, reply) => {
       requireMember(request)
       if (chatHub.socketsOf(request.user.id) >= config.MAX_SOCKETS_PER_USER) {
+        // Every 429 says when to retry: by then heartbeats have closed any of the user's sockets that are dead.
+        reply.header('retry-after', Math.ceil((2 * config.HEARTBEAT_INTERVAL_MS) / 1000))
         throw new HttpError(429, 'throttled', `At most ${config.MAX_SOCKETS_PER_USER} open sockets per user.`)
       }
     },
