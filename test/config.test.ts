@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import t from 'tap'
 import { ConfigSchema, loadConfig } from '../src/config.js'
+import { rootDir } from '../src/paths.js'
 
-const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
-const example = readFileSync(new URL('../.env.example', import.meta.url), 'utf8')
+const readme = readFileSync(join(rootDir, 'README.md'), 'utf8')
+const example = readFileSync(join(rootDir, '.env.example'), 'utf8')
 
 t.test('every setting is in the README configuration table and in .env.example', async (t) => {
   for (const name of Object.keys(ConfigSchema.properties)) {

@@ -1,15 +1,15 @@
 import { execFile } from 'node:child_process'
 import { accessSync, constants, existsSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
+import { rootDir } from '../../src/paths.js'
 import { api, createRoom, register, uniqueName } from '../helpers/client.js'
 import { startServer, type TestServer } from '../helpers/server.js'
 
 // The product document's Kotlin OkHttp example (examples/kotlin/), compiled with Debian's kotlinc against Debian's
 // OkHttp 3 and run against the live server: what it prints is what a Kotlin client sees.
 
-const root = fileURLToPath(new URL('../../', import.meta.url))
+const root = rootDir
 const okhttpJar = process.env.OKHTTP_JAR ?? '/usr/share/java/okhttp.jar'
 const okioJar = process.env.OKIO_JAR ?? '/usr/share/java/okio.jar'
 const SECOND_TEXT = 'Hello again, after the reconnect!'

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import postgres from 'postgres'
 import { uniqueName } from './client.js'
+import { entry, entryEnv } from './entry.js'
 import { freshDatabase } from './server.js'
 
 interface Teardown { teardown: (fn: () => unknown) => void }
@@ -130,10 +131,10 @@ export interface Instance {
 /** Starts the server as its own process (as production runs it) and waits until it answers /healthz. */
 export async function spawnInstance (t: Teardown, env: Record<string, string>): Promise<Instance> {
   const port = await freePort()
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, entry('src/server'), {
     env: {
       ...process.env,
-      FASTIFY_AUTOLOAD_TYPESCRIPT: '1',
+      ...entryEnv,
       LOG_LEVEL: 'warn',
       HOST: '127.0.0.1',
       PORT: String(port),

@@ -6,10 +6,11 @@ import postgres from 'postgres'
 import { buildServer } from '../../src/build.js'
 import { openDatabase } from '../../src/db/client.js'
 import { migrationsDir } from '../../src/paths.js'
+import { entryEnv } from './entry.js'
 import { loadConfig, type Config } from '../../src/config.js'
 
-// The app autoloads plugins/ and routes/ as TypeScript under tap's loader.
-process.env.FASTIFY_AUTOLOAD_TYPESCRIPT = '1'
+// Run from the sources, the app autoloads plugins/ and routes/ as TypeScript.
+Object.assign(process.env, entryEnv)
 
 interface Teardown { teardown: (fn: () => unknown) => void }
 

@@ -4,14 +4,15 @@ import { sql } from 'drizzle-orm'
 import t from 'tap'
 import { openDatabase } from '../../src/db/client.js'
 import { api, register } from '../helpers/client.js'
+import { entry, entryEnv } from '../helpers/entry.js'
 import { freshDatabase, startServer } from '../helpers/server.js'
 
 const embedded = process.env.TEST_DATABASE_URL === undefined || process.env.TEST_DATABASE_URL === ''
 
 /** Runs a TypeScript entry point in its own process; resolves with its exit code and output. */
-async function run (entry: string, env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
-    env: { ...process.env, ...env, FASTIFY_AUTOLOAD_TYPESCRIPT: '1', LOG_LEVEL: 'warn', PORT: '0', HOST: '127.0.0.1' },
+async function run (module: string, env: Record<string, string>) {
+  const child = spawn(process.execPath, entry(module), {
+    env: { ...process.env, ...env, ...entryEnv, LOG_LEVEL: 'warn', PORT: '0', HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   let output = ''
@@ -40,7 +41,7 @@ t.test('data survives a restart of the server', async (t) => {
 if (embedded) t.test('a second process on the same embedded data directory is refused with a clear error', async (t) => {
   const database = await freshDatabase(t)
   await startServer(t, {}, database)
-  const { code, output } = await run('src/server.ts', { DATA_DIR: database.DATA_DIR! })
+  const { code, output } = await run('src/server', { DATA_DIR: database.DATA_DIR! })
   t.equal(code, 1)
   t.match(output, /data directory .* is in use by process \d+/)
   await t.rejects(openDatabase({ dataDir: database.DATA_DIR! }), /is in use/, 'in the same process too')
@@ -60,7 +61,7 @@ t.test('npm run db:migrate applies the migrations and exits', async (t) => {
   const env: Record<string, string> = database.DATABASE_URL === undefined
     ? { DATA_DIR: database.DATA_DIR! }
     : { DATABASE_URL: database.DATABASE_URL }
-  const { code, output } = await run('src/db/migrate-cli.ts', env)
+  const { code, output } = await run('src/db/migrate-cli', env)
   t.equal(code, 0, output)
   t.match(output, /database migrated/)
 })

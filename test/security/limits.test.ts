@@ -4,7 +4,9 @@ import { count, eq } from 'drizzle-orm'
 import t, { type Test } from 'tap'
 import WebSocket from 'ws'
 import { messages, rooms, users } from '../../src/db/schema/index.js'
+import { join as joinPath } from 'node:path'
 import { loadConfig } from '../../src/config.js'
+import { rootDir } from '../../src/paths.js'
 import { isError } from '../helpers/assertions.js'
 import { api, createRoom, join, openSocket, refusal, register, uniqueName, type ApiResponse } from '../helpers/client.js'
 import { redisPrefix, sharedDatabase, spawnInstance, startRedis, waitUntil } from '../helpers/cluster.js'
@@ -66,7 +68,7 @@ function handshakeRefusal (wsUrl: string, room: string, token: string) {
 }
 
 t.test('the README lists every limit, with the default the server applies', async (t) => {
-  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
+  const readme = readFileSync(joinPath(rootDir, 'README.md'), 'utf8')
   const defaults = loadConfig({}) as Record<string, unknown>
   const limits = ['BODY_LIMIT', 'RATE_LIMIT_AUTH_PER_IP', 'RATE_LIMIT_LOGIN_PER_USERNAME', 'RATE_LIMIT_REST_PER_TOKEN',
     'MESSAGE_RATE_PER_SECOND', 'MESSAGE_BURST', 'MAX_SOCKETS_PER_USER']

@@ -1,0 +1,170 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { createWriteStream, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import postgres from 'postgres'
+import { waitHealthy } from './api.js'
+
+export const root = new URL('../..', import.meta.url).pathname.replace(/\/$/, '')
+/** A private build: `dist/` may be in use by others, and `.cache/` is ignored by git. */
+export const buildDir = join(root, '.cache', 'bench-build')
+/** Each server's output (LOG_LEVEL=warn: warnings and errors) goes to a file here. */
+export const logDir = join(root, '.cache', 'bench-logs')
+
+/** Raises the soft open-files limit to the hard one for the child (10,000 sockets need 10,000+ descriptors). */
+const withFileLimit = (command: string, args: string[]) =>
+  ['sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', command, ...args]] as const
+
+export interface Server {
+  name: string
+  url: string
+  pid: number
+  logFile: string
+  stop: () => Promise<void>
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort (): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/** Starts a child process serving HTTP on `port` and waits until /healthz answers. */
+async function startProcess (name: string, command: string, args: string[], env: Record<string, string>,
+  port: number): Promise<Server> {
+  const [sh, shArgs] = withFileLimit(command, args)
+  const child: ChildProcess = spawn(sh, shArgs, {
+    cwd: root,
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  mkdirSync(logDir, { recursive: true })
+  const logFile = join(logDir, `${name.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '')}-${child.pid}.log`)
+  const file = createWriteStream(logFile)
+  let output = ''
+  const keep = (chunk: Buffer) => {
+    file.write(chunk)
+    output = (output + chunk.toString()).slice(-4000)
+  }
+  child.stdout!.on('data', keep)
+  child.stderr!.on('data', keep)
+  child.once('exit', () => file.end())
+  let exited = false
+  const exit = new Promise<void>((resolve) => child.once('exit', () => { exited = true; resolve() }))
+  const url = `http://127.0.0.1:${port}`
+  try {
+    await waitHealthy(url, 90_000, () => !exited)
+  } catch (error) {
+    child.kill('SIGKILL')
+    throw new Error(`${name} did not start: ${(error as Error).message}\n${output}`)
+  }
+  return {
+    name,
+    url,
+    pid: child.pid!,
+    logFile,
+    async stop () {
+      if (exited) return
+      child.kill('SIGTERM')
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
+      await exit
+      clearTimeout(timer)
+    }
+  }
+}
+
+export async function startBaseline (): Promise<Server> {
+  const port = await freePort()
+  return startProcess('bare ws', process.execPath, ['--import', 'tsx', join(root, 'bench/baseline-server.ts')], {}, port)
+}
+
+export interface OursOptions {
+  name: string
+  databaseUrl?: string | undefined
+  dataDir?: string | undefined
+  redisUrl?: string | undefined
+  redisPrefix?: string | undefined
+  /** Run from the TypeScript sources through tsx instead of the build. */
+  tsx: boolean
+  nodeArgs?: string[]
+}
+
+/**
+ * The abuse limits, raised out of the way: the bench measures capacity, with a few users sending thousands of
+ * messages a second and holding thousands of sockets (the checks still run on every request and frame).
+ * A server without these settings ignores them.
+ */
+const UNLIMITED = {
+  RATE_LIMIT_AUTH_PER_IP: '1000000',
+  RATE_LIMIT_LOGIN_PER_USERNAME: '1000000',
+  RATE_LIMIT_REST_PER_TOKEN: '1000000',
+  MESSAGE_RATE_PER_SECOND: '1000000',
+  MESSAGE_BURST: '1000000',
+  MAX_SOCKETS_PER_USER: '1000000'
+}
+
+/** Our server: the build (closest to production) or the sources through tsx, on PostgreSQL or the embedded database. */
+export async function startOurs (options: OursOptions): Promise<Server> {
+  const port = await freePort()
+  const env: Record<string, string> = { LOG_LEVEL: 'warn', NODE_ENV: 'production', ...UNLIMITED }
+  if (options.databaseUrl !== undefined) env.DATABASE_URL = options.databaseUrl
+  if (options.dataDir !== undefined) env.DATA_DIR = options.dataDir
+  if (options.redisUrl !== undefined) env.REDIS_URL = options.redisUrl
+  if (options.redisPrefix !== undefined) env.REDIS_PREFIX = options.redisPrefix
+  const nodeArgs = options.nodeArgs ?? []
+  const args = options.tsx
+    ? [...nodeArgs, '--import', 'tsx', join(root, 'src/server.ts')]
+    : [...nodeArgs, join(buildDir, 'src/server.js')]
+  if (options.tsx) env.FASTIFY_AUTOLOAD_TYPESCRIPT = '1'
+  // Without these, a REDIS_URL from the caller's environment would turn every single-instance run into a Redis one.
+  const clear = { DATABASE_URL: '', REDIS_URL: '', DATA_DIR: '' }
+  return startProcess(options.name, process.execPath, args, { ...clear, ...env }, port)
+}
+
+const newestSource = (dir: string): number => readdirSync(dir, { withFileTypes: true }).reduce((newest, entry) => {
+  const path = join(dir, entry.name)
+  if (entry.isDirectory()) return Math.max(newest, newestSource(path))
+  return entry.name.endsWith('.ts') ? Math.max(newest, statSync(path).mtimeMs) : newest
+}, 0)
+
+/**
+ * Compiles the server into .cache/bench-build unless it is newer than every source. Type errors (another change
+ * in progress) are reported but do not stop the run: tsc still emits.
+ */
+export function build (log: (line: string) => void): void {
+  const stamp = join(buildDir, 'src/server.js')
+  const sources = Math.max(...['src', 'plugins', 'routes'].map((dir) => newestSource(join(root, dir))))
+  if (existsSync(stamp) && statSync(stamp).mtimeMs > sources) return
+  log('building the server into .cache/bench-build ...')
+  mkdirSync(buildDir, { recursive: true })
+  const result = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json',
+    '--outDir', buildDir, '--incremental', '--tsBuildInfoFile', join(buildDir, '.tsbuildinfo')],
+  { cwd: root, encoding: 'utf8', timeout: 300_000 })
+  if (!existsSync(stamp)) throw new Error(`build failed:\n${result.stdout}${result.stderr}`)
+  if (result.status !== 0) log(`build: tsc reported errors, running what it emitted:\n${result.stdout.slice(0, 2000)}`)
+}
+
+/** A fresh PostgreSQL database for one run; `drop` removes it (and any connection left to it). */
+export async function createDatabase (adminUrl: string) {
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {}, connect_timeout: 10 })
+  const name = `chat_bench_${process.pid}_${Date.now().toString(36)}`
+  await admin.unsafe(`create database "${name}"`)
+  const url = new URL(adminUrl)
+  url.pathname = `/${name}`
+  return {
+    url: url.toString(),
+    async drop () {
+      try {
+        await admin.unsafe(`drop database if exists "${name}" with (force)`)
+      } finally {
+        await admin.end({ timeout: 5 })
+      }
+    }
+  }
+}

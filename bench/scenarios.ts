@@ -1,0 +1,199 @@
+import type { Server } from './lib/servers.js'
+import { int, integrity, msText, ratio, yes, type Row } from './lib/table.js'
+
+export interface Sizes {
+  durationS: number
+  warmupS: number
+  idleSockets: number
+  historyMessages: number
+  historyPages: number
+  behind: number
+  bigRoom: number
+  users: number
+  repeat: number
+}
+
+export interface Context {
+  sizes: Sizes
+  wanted: (row: number) => boolean
+  measure: (label: string, args: string[], metric: (run: any) => number, timeoutS?: number) => Promise<any>
+  log: (line: string) => void
+  startBare: () => Promise<Server>
+  startPg: () => Promise<Server>
+  startEmbedded: () => Promise<Server>
+  startRedisPair: () => Promise<Server[]>
+  stop: (server: Server) => Promise<void>
+  databaseUrl: string
+}
+
+const target = (servers: Server[]) => ['--url', servers.map((s) => s.url).join(','), '--server-pid', servers.map((s) => s.pid).join(',')]
+const stored = (run: any) => run.storedPerSec as number
+const deliveries = (run: any) => run.deliveriesPerSec as number
+const p99 = (run: any) => run.latencyMs.p99 as number
+
+/** The figure, or the figure and what went wrong with the frames (which fails the row). */
+const shown = (run: any, text: string) => {
+  const problem = integrity(run)
+  return problem === undefined ? text : `${text} (${problem})`
+}
+const clean = (...runs: any[]) => runs.every((run) => run === undefined || integrity(run) === undefined)
+
+/**
+ * The rows of issue 4's Targets table. The baseline and ours run each scenario back to back, so the ratio compares
+ * figures taken moments apart on the same (shared, noisy) machine.
+ */
+export async function scenarios (ctx: Context): Promise<Row[]> {
+  const { sizes, wanted, measure, log } = ctx
+  const rows = new Map<number, Row>()
+  const traffic = (members: number, senders: number, loop: string[]) => [
+    '--members', String(members), '--senders', String(senders), ...loop, '--users', String(sizes.users),
+    '--duration', String(sizes.durationS), '--warmup', String(sizes.warmupS)
+  ]
+  const row1 = traffic(10, 10, ['--mode', 'throughput', '--window', '16'])
+  const row2 = traffic(sizes.bigRoom, 10, ['--mode', 'throughput', '--window', '16'])
+  const pair = async (label: string, servers: Server[][], args: string[], metric: (run: any) => number, timeoutS?: number) => {
+    const [bare, ours] = [servers[0]!, servers[1]!]
+    return [
+      await measure(`${label}, bare ws`, [...target(bare), ...args], metric, timeoutS),
+      await measure(`${label}, ours`, [...target(ours), ...args], metric, timeoutS)
+    ]
+  }
+
+  let row1Bare: any
+  let row2Bare: any
+  let row2Ours: any
+  if ([1, 2, 3, 4, 5, 6, 7, 8, 9].some(wanted)) {
+    const bare = await ctx.startBare()
+    const ours = await ctx.startPg()
+    const both = [[bare], [ours]]
+
+    // First, on fresh processes: memory per socket is cleanest before any traffic.
+    if (wanted(5)) {
+      const args = ['--mode', 'idle', '--sockets', String(sizes.idleSockets), '--users', String(sizes.users)]
+      const [b, o] = await pair('idle', both, args, (run) => run.perSocketKiB)
+      rows.set(5, {
+        scenario: `${int(sizes.idleSockets)} idle sockets: server memory per socket`,
+        bare: `${b.perSocketKiB.toFixed(1)} KiB`,
+        ours: `${o.perSocketKiB.toFixed(1)} KiB`,
+        ratio: ratio(o.perSocketKiB, b.perSocketKiB),
+        target: '≤ 9 KiB',
+        met: yes(o.perSocketKiB <= 9 && o.socketsClosed === 0)
+      })
+      await new Promise((resolve) => setTimeout(resolve, 2000))
+    }
+    if (wanted(1) || wanted(8)) {
+      const [b, o] = await pair('row 1', both, row1, stored)
+      row1Bare = b
+      rows.set(1, {
+        scenario: '10-member room, 10 senders, 16 unacked each: stored msgs/s',
+        bare: shown(b, int(b.storedPerSec)),
+        ours: shown(o, int(o.storedPerSec)),
+        ratio: ratio(o.storedPerSec, b.storedPerSec),
+        target: '≥ 6,000 and ≥ 0.35 × bare ws',
+        met: yes(o.storedPerSec >= 6000 && o.storedPerSec >= 0.35 * b.storedPerSec && clean(b, o))
+      })
+    }
+    if (wanted(2) || wanted(9)) {
+      const [b, o] = await pair('row 2', both, row2, deliveries)
+      row2Bare = b
+      row2Ours = o
+      rows.set(2, {
+        scenario: `${int(sizes.bigRoom)}-member room, 10 senders: deliveries/s`,
+        bare: shown(b, int(b.deliveriesPerSec)),
+        ours: shown(o, int(o.deliveriesPerSec)),
+        ratio: ratio(o.deliveriesPerSec, b.deliveriesPerSec),
+        target: '≥ 0.8 × bare ws',
+        met: yes(o.deliveriesPerSec >= 0.8 * b.deliveriesPerSec && clean(b, o))
+      })
+    }
+    for (const [row, rate, bound] of [[3, 20, 8], [4, 500, 10]] as const) {
+      if (!wanted(row)) continue
+      const args = traffic(100, 10, ['--mode', 'latency', '--rate', String(rate)])
+      const [b, o] = await pair(`row ${row}`, both, args, p99)
+      rows.set(row, {
+        scenario: `100-member room, ${rate} msgs/s: p99 send→deliver`,
+        bare: shown(b, msText(p99(b))),
+        ours: shown(o, msText(p99(o))),
+        ratio: ratio(p99(o), p99(b)),
+        target: `≤ ${bound} ms`,
+        met: yes(p99(o) <= bound && clean(b, o))
+      })
+    }
+    if (wanted(6)) {
+      const h = await measure('history, ours', [...target([ours]), '--mode', 'history', '--database-url', ctx.databaseUrl,
+        '--messages', String(sizes.historyMessages), '--pages', String(sizes.historyPages)], (run) => run.deepestMs.p99, 600)
+      const { newestMs: n, deepestMs: d } = h
+      const equal = Math.abs(d.p50 - n.p50) <= Math.max(0.5, 0.25 * n.p50)
+      rows.set(6, {
+        scenario: `history page of 50 in a ${int(sizes.historyMessages)}-message room: p99 newest / deepest`,
+        bare: '—',
+        ours: `${msText(n.p99)} / ${msText(d.p99)} (p50 ${msText(n.p50)} / ${msText(d.p50)})`,
+        ratio: '—',
+        target: 'p99 ≤ 5 ms, equal at the newest page and the deepest',
+        met: yes(n.p99 <= 5 && d.p99 <= 5 && equal)
+      })
+    }
+    if (wanted(7)) {
+      const r = await measure('resume, ours', [...target([ours]), '--mode', 'resume', '--database-url', ctx.databaseUrl,
+        '--behind', String(sizes.behind)], (run) => run.maxMs)
+      rows.set(7, {
+        scenario: `reconnect with last_seq ${int(sizes.behind)} behind: last replayed frame`,
+        bare: '—',
+        ours: `${msText(r.maxMs)} max (p50 ${msText(r.p50Ms)}, ${r.repeats} runs)`,
+        ratio: '—',
+        target: '≤ 1 s',
+        met: yes(r.maxMs <= 1000)
+      })
+    }
+    await ctx.stop(bare)
+    await ctx.stop(ours)
+  }
+
+  if (wanted(8)) {
+    const embedded = await ctx.startEmbedded()
+    const o = await measure('row 8 (embedded), ours', [...target([embedded]), ...row1], stored)
+    await ctx.stop(embedded)
+    rows.set(8, {
+      scenario: 'embedded default (PGlite), row 1: stored msgs/s',
+      bare: row1Bare === undefined ? '—' : int(row1Bare.storedPerSec),
+      ours: shown(o, int(o.storedPerSec)),
+      ratio: ratio(o.storedPerSec, row1Bare?.storedPerSec),
+      target: '≥ 1,500 stored msgs/s',
+      met: yes(o.storedPerSec >= 1500 && clean(o))
+    })
+  }
+
+  if (wanted(9)) rows.set(9, await redisRow(ctx, row2, row2Bare, row2Ours))
+  return [...rows.entries()].sort(([a], [b]) => a - b).map(([, row]) => row)
+}
+
+/** Row 2 spread over two instances that share Redis; "n/a" when the server has no Redis broker (yet). */
+async function redisRow (ctx: Context, row2: string[], row2Bare: any, row2Ours: any): Promise<Row> {
+  const scenario = `2 instances + Redis, row 2 spread over both: deliveries/s`
+  const oneInstance = row2Ours?.deliveriesPerSec as number | undefined
+  const na = (why: string): Row => ({
+    scenario, bare: '—', ours: `n/a (${why})`, ratio: '—', target: '≥ 1.5 × one instance', met: 'n/a'
+  })
+  let servers: Server[]
+  try {
+    servers = await ctx.startRedisPair()
+  } catch (error) {
+    ctx.log(`redis pair: ${(error as Error).message}`)
+    return na('instances did not start with REDIS_URL')
+  }
+  try {
+    const probe = await ctx.measure('redis probe', [...target(servers), '--mode', 'probe'], () => 0)
+    if (probe.crossInstance !== true) return na('no Redis broker')
+    const o = await ctx.measure('row 9 (2 instances + Redis), ours', [...target(servers), ...row2], deliveries)
+    return {
+      scenario,
+      bare: row2Bare === undefined ? '—' : int(row2Bare.deliveriesPerSec),
+      ours: shown(o, int(o.deliveriesPerSec)),
+      ratio: ratio(o.deliveriesPerSec, row2Bare?.deliveriesPerSec),
+      target: `≥ 1.5 × one instance${oneInstance === undefined ? '' : ` (${int(1.5 * oneInstance)})`}`,
+      met: oneInstance === undefined ? '—' : yes(o.deliveriesPerSec >= 1.5 * oneInstance && clean(o))
+    }
+  } finally {
+    for (const server of servers) await ctx.stop(server)
+  }
+}
