@@ -15,7 +15,7 @@ declare module 'fastify' {
  * instances), in-process otherwise (one instance).
  */
 export default fp(async function broker (fastify) {
-  const { REDIS_URL, REDIS_PREFIX } = fastify.config
+  const { REDIS_URL, REDIS_PREFIX, INSTANCE_HEARTBEAT_MS } = fastify.config
   let broker: Broker
   if (REDIS_URL === undefined) {
     broker = createMemoryBroker()
@@ -29,7 +29,13 @@ export default fp(async function broker (fastify) {
       connectTimeout: 5000
     })
     const subscriber = fastify.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null })
-    broker = await createRedisBroker({ publisher: fastify.redis, subscriber, prefix: REDIS_PREFIX, log: fastify.log })
+    broker = await createRedisBroker({
+      publisher: fastify.redis,
+      subscriber,
+      prefix: REDIS_PREFIX,
+      log: fastify.log,
+      livenessIntervalMs: INSTANCE_HEARTBEAT_MS
+    })
     fastify.log.info('broker: redis')
   }
   fastify.decorate('broker', broker)

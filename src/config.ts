@@ -22,6 +22,8 @@ export const ConfigSchema = Type.Object({
   REDIS_PREFIX: Type.String({ default: 'chat:' }),
   /** With Redis: how often each instance compares its rooms' delivered seq with the database (lost events). */
   GAP_CHECK_INTERVAL_MS: Type.Integer({ minimum: 100, default: 5000 }),
+  /** With Redis: how often an instance says it is alive; one silent for three of these is taken for dead. */
+  INSTANCE_HEARTBEAT_MS: Type.Integer({ minimum: 100, default: 10000 }),
   /** Signs pagination cursors; unset means a random secret generated once and kept in the database. */
   SECRET_KEY: Type.Optional(Type.String({ minLength: 16 })),
   TRUST_PROXY: Type.Boolean({ default: false }),

@@ -48,3 +48,23 @@ t.test('a sender on a killed instance retries its unacked client_ids elsewhere: 
   assertComplete(t, messages.map((m) => m.seq), total, 'history')
   retry.close()
 })
+
+t.test('presence: an instance killed without goodbye has its users marked offline by the others', async (t) => {
+  const redis = await startRedis(t)
+  const env = {
+    DATABASE_URL: await sharedDatabase(t),
+    REDIS_URL: redis.url,
+    REDIS_PREFIX: redisPrefix(),
+    INSTANCE_HEARTBEAT_MS: '200'
+  }
+  const { nodes: [a, b], owner, sender, room } = await setup(t, env)
+  const watcher = await openSocket(b!.wsUrl, room.name, { token: owner.token })
+  await openSocket(a!.wsUrl, room.name, { token: sender.token })
+  const isPresence = (online: boolean) => (f: any) => f.type === 'presence' && f.user.id === sender.user.id && f.online === online
+  await watcher.next(isPresence(true), 0, 10_000)
+  a!.child.kill('SIGKILL')
+  await watcher.next(isPresence(false), 0, 10_000)
+  t.same(watcher.frames.filter((f) => f.type === 'presence' && f.user.id === sender.user.id).map((f) => f.online), [true, false],
+    'online once, then offline once the dead instance is noticed')
+  watcher.close()
+})
