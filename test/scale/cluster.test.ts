@@ -71,6 +71,9 @@ t.test('three instances on one database and one Redis behave as one server', asy
     const first = await openSocket(b.wsUrl, other.name, { token: guest.token })
     await watcher.next((f) => f.type === 'presence' && f.user.id === guest.user.id && f.online === true)
     const second = await openSocket(c.wsUrl, other.name, { token: guest.token })
+    // A pong means the second socket has joined its room (frames wait for the join): the two overlap.
+    second.send({ type: 'ping' })
+    await second.next((f) => f.type === 'pong')
     first.close()
     await first.waitClose()
     second.close()
