@@ -162,3 +162,13 @@ export async function spawnInstance (t: Teardown, env: Record<string, string>): 
 
 /** A Redis key prefix of its own, so that runs sharing a Redis never see each other's events. */
 export const redisPrefix = () => `${uniqueName('t')}:`
+
+/**
+ * What several instances share: one PostgreSQL database and a throwaway Redis (returned, to stop and start it).
+ * `extra` adds settings, such as shorter intervals for a test.
+ */
+export async function clusterEnv (t: Teardown, extra: Record<string, string> = {}) {
+  const redis = await startRedis(t)
+  const env = { DATABASE_URL: await sharedDatabase(t), REDIS_URL: redis.url, REDIS_PREFIX: redisPrefix(), ...extra }
+  return { env, redis }
+}

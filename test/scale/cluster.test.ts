@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import { api, createRoom, join, openSocket, register, type SocketClient } from '../helpers/client.js'
-import { redisPrefix, sharedDatabase, spawnInstance, startRedis, type Instance } from '../helpers/cluster.js'
+import { clusterEnv, spawnInstance, type Instance } from '../helpers/cluster.js'
 
 /** Every client saw seq 1..count exactly once, in order. */
 function assertGapless (t: Test, clients: SocketClient[], count: number) {
@@ -11,9 +11,7 @@ function assertGapless (t: Test, clients: SocketClient[], count: number) {
 }
 
 t.test('three instances on one database and one Redis behave as one server', async (t) => {
-  const database = await sharedDatabase(t)
-  const redis = await startRedis(t)
-  const env = { DATABASE_URL: database, REDIS_URL: redis.url, REDIS_PREFIX: redisPrefix() }
+  const { env } = await clusterEnv(t)
   const instances: Instance[] = await Promise.all([1, 2, 3].map(() => spawnInstance(t, env)))
   const [a, b, c] = instances as [Instance, Instance, Instance]
 

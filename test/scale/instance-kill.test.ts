@@ -1,12 +1,11 @@
 import { setTimeout as delay } from 'node:timers/promises'
 import t from 'tap'
 import { openSocket } from '../helpers/client.js'
-import { redisPrefix, sharedDatabase, startRedis, waitUntil } from '../helpers/cluster.js'
+import { clusterEnv, waitUntil } from '../helpers/cluster.js'
 import { assertComplete, history, pump, seqsOf, setup } from '../helpers/faults.js'
 
 t.test('kill -9 an instance mid-stream: its clients resume on another with last_seq, nothing lost or repeated', async (t) => {
-  const redis = await startRedis(t)
-  const env = { DATABASE_URL: await sharedDatabase(t), REDIS_URL: redis.url, REDIS_PREFIX: redisPrefix() }
+  const { env } = await clusterEnv(t)
   const { nodes: [a, b], owner, sender, room } = await setup(t, env)
   const listener = await openSocket(a!.wsUrl, room.name, { token: owner.token })
   const sending = await openSocket(b!.wsUrl, room.name, { token: sender.token })
@@ -26,8 +25,7 @@ t.test('kill -9 an instance mid-stream: its clients resume on another with last_
 })
 
 t.test('a sender on a killed instance retries its unacked client_ids elsewhere: each is stored once', async (t) => {
-  const redis = await startRedis(t)
-  const env = { DATABASE_URL: await sharedDatabase(t), REDIS_URL: redis.url, REDIS_PREFIX: redisPrefix() }
+  const { env } = await clusterEnv(t)
   const { nodes: [a, b], sender, room } = await setup(t, env)
   const first = await openSocket(a!.wsUrl, room.name, { token: sender.token })
   const total = 300
@@ -50,13 +48,7 @@ t.test('a sender on a killed instance retries its unacked client_ids elsewhere: 
 })
 
 t.test('presence: an instance killed without goodbye has its users marked offline by the others', async (t) => {
-  const redis = await startRedis(t)
-  const env = {
-    DATABASE_URL: await sharedDatabase(t),
-    REDIS_URL: redis.url,
-    REDIS_PREFIX: redisPrefix(),
-    INSTANCE_HEARTBEAT_MS: '200'
-  }
+  const { env } = await clusterEnv(t, { INSTANCE_HEARTBEAT_MS: '200' })
   const { nodes: [a, b], owner, sender, room } = await setup(t, env)
   const watcher = await openSocket(b!.wsUrl, room.name, { token: owner.token })
   await openSocket(a!.wsUrl, room.name, { token: sender.token })

@@ -1,16 +1,10 @@
 import t from 'tap'
 import { api, openSocket } from '../helpers/client.js'
-import { redisPrefix, sharedDatabase, startRedis, waitUntil } from '../helpers/cluster.js'
+import { clusterEnv, waitUntil } from '../helpers/cluster.js'
 import { assertComplete, pump, seqsOf, setup } from '../helpers/faults.js'
 
 t.test('Redis restarts mid-stream: once it is back, every client has every message, in order', async (t) => {
-  const redis = await startRedis(t)
-  const env = {
-    DATABASE_URL: await sharedDatabase(t),
-    REDIS_URL: redis.url,
-    REDIS_PREFIX: redisPrefix(),
-    GAP_CHECK_INTERVAL_MS: '500'
-  }
+  const { env, redis } = await clusterEnv(t, { GAP_CHECK_INTERVAL_MS: '500' })
   const { nodes: [a, b], owner, sender, room } = await setup(t, env)
   const listener = await openSocket(a!.wsUrl, room.name, { token: owner.token })
   const sending = await openSocket(b!.wsUrl, room.name, { token: sender.token })

@@ -1,11 +1,10 @@
 import t from 'tap'
 import { openSocket } from '../helpers/client.js'
-import { redisPrefix, sharedDatabase, startRedis } from '../helpers/cluster.js'
+import { clusterEnv } from '../helpers/cluster.js'
 import { history, pump, setup } from '../helpers/faults.js'
 
 t.test('SIGTERM: clients get 1001, the process exits 0, and nothing acked is lost', async (t) => {
-  const redis = await startRedis(t)
-  const env = { DATABASE_URL: await sharedDatabase(t), REDIS_URL: redis.url, REDIS_PREFIX: redisPrefix() }
+  const { env } = await clusterEnv(t)
   const { nodes: [a, b], owner, sender, room } = await setup(t, env)
   const listener = await openSocket(a!.wsUrl, room.name, { token: owner.token })
   const sending = await openSocket(a!.wsUrl, room.name, { token: sender.token })
