@@ -43,7 +43,7 @@ const clean = (...runs: any[]) => runs.every((run) => run === undefined || integ
  * figures taken moments apart on the same (shared, noisy) machine.
  */
 export async function scenarios (ctx: Context): Promise<Row[]> {
-  const { sizes, wanted, measure, log } = ctx
+  const { sizes, wanted, measure } = ctx
   const rows = new Map<number, Row>()
   const traffic = (members: number, senders: number, loop: string[]) => [
     '--members', String(members), '--senders', String(senders), ...loop, '--users', String(sizes.users),

@@ -74,7 +74,7 @@ export class ChatHub {
 
   /** Whether the session may send one more message now (per user and room); 0 when it may, else seconds to wait. */
   throttle (session: ChatSession): number {
-    const key = `${session.context.roomId}:${session.context.user.id}`
+    const key = session.bucketKey
     return this.sendBuckets.take(key) ? 0 : Math.max(1, this.sendBuckets.retryAfter(key))
   }
 

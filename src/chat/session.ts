@@ -32,6 +32,8 @@ export class ChatSession {
   fromSeq = 0
   sentSeq = 0
   missedPings = 0
+  /** The send rate limit is per user per room: the key of this socket's token bucket, built once. */
+  readonly bucketKey: string
   private replaying = false
   private pending: Array<{ seq: number, frame: Buffer }> = []
 
@@ -39,7 +41,9 @@ export class ChatSession {
     readonly socket: WebSocket,
     readonly context: SessionContext,
     private readonly bufferLimit: number
-  ) {}
+  ) {
+    this.bucketKey = `${context.roomId}:${context.user.id}`
+  }
 
   get open (): boolean { return this.socket.readyState === this.socket.OPEN }
 

@@ -1,4 +1,4 @@
-import { and, eq, inArray, sql } from 'drizzle-orm'
+import { and, inArray, sql } from 'drizzle-orm'
 import { toMessage, type MessageRow } from './message-mapping.js'
 import type { Db } from './client.js'
 import { messages, roomMembers, rooms } from './schema/index.js'

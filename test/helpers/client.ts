@@ -3,6 +3,12 @@ import WebSocket from 'ws'
 
 export interface ApiResponse<T = any> { status: number, body: T, headers: Headers }
 
+/** A response body as a client reads it: JSON when it parses, else the text; null when empty. */
+export function parseBody (text: string): unknown {
+  if (text === '') return null
+  try { return JSON.parse(text) } catch { return text }
+}
+
 /** A JSON request as a client makes it; `token` goes in `Authorization: Token <t>`. */
 export async function api<T = any> (base: string, method: string, path: string,
   options: { token?: string, body?: unknown, headers?: Record<string, string>, raw?: string } = {}): Promise<ApiResponse<T>> {
@@ -13,10 +19,7 @@ export async function api<T = any> (base: string, method: string, path: string,
   else if (options.body !== undefined) body = JSON.stringify(options.body)
   if (body !== undefined && headers['content-type'] === undefined) headers['content-type'] = 'application/json'
   const response = await fetch(new URL(path, base), { method, headers, body, signal: AbortSignal.timeout(10_000) })
-  const text = await response.text()
-  let parsed: unknown = text
-  try { parsed = text === '' ? null : JSON.parse(text) } catch {}
-  return { status: response.status, body: parsed as T, headers: response.headers }
+  return { status: response.status, body: parseBody(await response.text()) as T, headers: response.headers }
 }
 
 export const uniqueName = (prefix = 'u') => `${prefix}_${randomBytes(5).toString('hex')}`

@@ -1,5 +1,5 @@
 import type { Test } from 'tap'
-import { api, createRoom, join, openSocket, register, type SocketClient } from './client.js'
+import { api, createRoom, join, register, type SocketClient } from './client.js'
 import { spawnInstance } from './cluster.js'
 
 // Shared by the fault tests: faults are injected on throwaway services only, never the machine's own.

@@ -14,7 +14,7 @@ import { runInNewContext } from 'node:vm'
 import { and, asc, count, eq } from 'drizzle-orm'
 import fc from 'fast-check'
 import t from 'tap'
-import { createRoom, join, openSocket, register, uniqueName, type SocketClient } from '../helpers/client.js'
+import { createRoom, join, openSocket, parseBody, register, uniqueName, type SocketClient } from '../helpers/client.js'
 import { waitUntil } from '../helpers/cluster.js'
 import { startServer } from '../helpers/server.js'
 import { messages, roomMembers, rooms, tokens, users } from '../../src/db/schema/index.js'
@@ -124,11 +124,7 @@ function collect (response: import('node:http').IncomingMessage, resolve: (answe
   let text = ''
   response.setEncoding('utf8')
   response.on('data', (chunk: string) => { text += chunk })
-  response.on('end', () => {
-    let body: unknown = text
-    try { body = text === '' ? null : JSON.parse(text) } catch {}
-    resolve({ status: response.statusCode ?? 0, text, body })
-  })
+  response.on('end', () => resolve({ status: response.statusCode ?? 0, text, body: parseBody(text) }))
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { api, register, uniqueName, type ApiResponse } from '../../helpers/client.js'
 import { startServer } from '../../helpers/server.js'
 import { isError } from '../../helpers/assertions.js'

@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http'
-import t, { type Test } from 'tap'
-import { api as rawApi, createRoom, register, uniqueName, type ApiResponse } from '../../helpers/client.js'
+import t from 'tap'
+import { api as rawApi, createRoom, parseBody, register, uniqueName, type ApiResponse } from '../../helpers/client.js'
 import { startServer } from '../../helpers/server.js'
 import { isError } from '../../helpers/assertions.js'
 
@@ -29,9 +29,7 @@ function rawRequest (path: string, options: { method: string, headers: Record<st
       response.setEncoding('utf8')
       response.on('data', (chunk: string) => { text += chunk })
       response.on('end', () => {
-        let body: unknown = text
-        try { body = text === '' ? null : JSON.parse(text) } catch {}
-        resolve(record(`${options.method} ${path} (raw)`, { status: response.statusCode ?? 0, body, headers: new Headers() }))
+        resolve(record(`${options.method} ${path} (raw)`, { status: response.statusCode ?? 0, body: parseBody(text), headers: new Headers() }))
       })
     })
     // The server may answer 413 and close before every chunk is written; the answer is what counts.

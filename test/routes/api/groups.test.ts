@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import {
-  api, createRoom, join, openSocket, refusal, register, uniqueName, type Account, type ApiResponse
+  api, createRoom, join, openSocket, refusal, register, uniqueName
 } from '../../helpers/client.js'
 import { startServer } from '../../helpers/server.js'
 import { isError, makeStaff } from '../../helpers/assertions.js'

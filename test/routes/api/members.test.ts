@@ -1,5 +1,5 @@
 import t from 'tap'
-import { api, createRoom, join, register, uniqueName, type Account, type ApiResponse } from '../../helpers/client.js'
+import { api, createRoom, join, register, uniqueName, type Account } from '../../helpers/client.js'
 import { startServer } from '../../helpers/server.js'
 import { isError, makeStaff } from '../../helpers/assertions.js'
 
