@@ -29,7 +29,8 @@ export const ConfigSchema = Type.Object({
   TRUST_PROXY: Type.Boolean({ default: false }),
   BODY_LIMIT: Type.Integer({ minimum: 1024, default: 65536 }),
   HEARTBEAT_INTERVAL_MS: Type.Integer({ minimum: 10, default: 25000 }),
-  SOCKET_BUFFER_LIMIT: Type.Integer({ minimum: 1024, default: 1048576 }),
+  // At least a few of the largest frames (a message of 4,000 four-byte characters is ~16 KiB).
+  SOCKET_BUFFER_LIMIT: Type.Integer({ minimum: 65536, default: 1048576 }),
   TYPING_INTERVAL_MS: Type.Integer({ minimum: 0, default: 2000 }),
   BATCH_MAX_MESSAGES: Type.Integer({ minimum: 1, default: 256 }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10000 }),

@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { presenceEvent, type Broker, type ControlEvent, type RoomEvent } from '../broker/types.js'
 import type { MessageBody } from '../schemas/messages.js'
 import type { UserBody } from '../schemas/users.js'
+import { corkForTick } from './cork.js'
 import { CloseCode, type ChatSession } from './session.js'
 import { TokenBuckets } from './token-buckets.js'
 
@@ -267,7 +268,10 @@ export class ChatHub {
     if (seq <= room.delivered) return
     room.delivered = seq
     const bytes = Buffer.from(frame)
-    for (const session of room.sessions) session.deliver(seq, bytes)
+    for (const session of room.sessions) {
+      corkForTick(session.socket)
+      session.deliver(seq, bytes)
+    }
   }
 
   private onControlEvent (event: ControlEvent): void {

@@ -1,7 +1,6 @@
-import { and, inArray, sql } from 'drizzle-orm'
+import { sql } from 'drizzle-orm'
 import { toMessage, type MessageRow } from './message-mapping.js'
 import type { Db } from './client.js'
-import { messages, roomMembers, rooms } from './schema/index.js'
 import { isRetryable, isUniqueViolation } from '../lib/db-errors.js'
 import type { MessageBody } from '../schemas/messages.js'
 import type { UserBody } from '../schemas/users.js'
@@ -79,7 +78,7 @@ export class MessageWriter {
   private async commit (batch: Pending[]): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        const outcomes = await this.db.transaction((tx) => this.write(tx as unknown as Db, batch.map((p) => p.request)))
+        const outcomes = await this.write(batch.map((p) => p.request))
         this.onCommit(outcomes.flatMap((outcome, i) => outcome instanceof Error || !outcome.created
           ? []
           : [{ roomId: batch[i]!.request.roomId, message: outcome.message }]))
@@ -98,89 +97,57 @@ export class MessageWriter {
     }
   }
 
-  private async write (tx: Db, requests: SendRequest[]): Promise<Array<SendResult | SendRefused>> {
-    const roomIds = [...new Set(requests.map((r) => r.roomId))]
-    const senderIds = [...new Set(requests.map((r) => r.sender.id))]
-    const members = await tx.select({ roomId: roomMembers.roomId, userId: roomMembers.userId }).from(roomMembers)
-      .where(and(inArray(roomMembers.roomId, roomIds), inArray(roomMembers.userId, senderIds)))
-    const memberKeys = new Set(members.map((m) => `${m.roomId}:${m.userId}`))
-
-    const clientIds = [...new Set(requests.flatMap((r) => r.clientId === null ? [] : [r.clientId]))]
-    const stored = new Map<string, MessageRow>()
-    if (clientIds.length > 0) {
-      const rows = await tx.select().from(messages).where(and(
-        inArray(messages.roomId, roomIds), inArray(messages.senderId, senderIds), inArray(messages.clientId, clientIds)
-      ))
-      for (const row of rows) stored.set(`${row.roomId}:${row.senderId}:${row.clientId}`, row)
-    }
-
-    // Decide each request: refused, a retry of a stored message, a retry of one earlier in this batch, or new.
-    const outcomes: Array<SendResult | SendRefused | undefined> = []
-    const fresh: number[] = []
+  /**
+   * One statement, so one round trip and its own transaction: check membership, find retries of stored
+   * `client_id`s, move each room's `last_seq` by its count of new messages (the row lock orders concurrent
+   * writers) and insert the new messages with the seqs of that range, in request order.
+   */
+  private async write (requests: SendRequest[]): Promise<Array<SendResult | SendRefused>> {
+    // Repeats of a client_id within the batch are not sent: they get the first one's outcome.
     const firstInBatch = new Map<string, number>()
-    const perRoom = new Map<number, number>()
+    const input: WriteInput[] = []
     requests.forEach((request, i) => {
-      if (!memberKeys.has(`${request.roomId}:${request.sender.id}`)) {
-        outcomes[i] = new SendRefused('not_member')
-        return
-      }
       if (request.clientId !== null) {
         const key = idempotencyKey(request)
-        const row = stored.get(key)
-        if (row !== undefined) {
-          outcomes[i] = { message: toMessage(row, request.roomName, request.sender), created: false }
-          return
-        }
-        if (firstInBatch.has(key)) return // filled in from the first once it has a seq
+        if (firstInBatch.has(key)) return
         firstInBatch.set(key, i)
       }
-      fresh.push(i)
-      perRoom.set(request.roomId, (perRoom.get(request.roomId) ?? 0) + 1)
+      input.push({
+        i,
+        room_id: request.roomId,
+        sender_id: request.sender.id,
+        message: request.message,
+        message_type: request.messageType,
+        client_id: request.clientId
+      })
     })
+    const result = await this.db.execute(writeBatch(JSON.stringify(input)))
+    // postgres.js answers with the rows, PGlite with an object holding them.
+    const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as WriteOutput[]
 
-    if (fresh.length > 0) {
-      const counts = [...perRoom].sort(([a], [b]) => a - b)
-      const increment = sql.join([
-        sql`case ${rooms.id}`,
-        ...counts.map(([id, n]) => sql`when ${id}::int then ${n}::int`),
-        sql`end`
-      ], sql` `)
-      const updated = await tx.update(rooms).set({ lastSeq: sql`${rooms.lastSeq} + ${increment}` })
-        .where(inArray(rooms.id, counts.map(([id]) => id)))
-        .returning({ id: rooms.id, lastSeq: rooms.lastSeq })
-      // The next seq to hand out in each room; a room that is gone has none.
-      const nextSeq = new Map(updated.map((row) => [row.id, row.lastSeq - perRoom.get(row.id)! + 1]))
-
-      const values: Array<typeof messages.$inferInsert> = []
-      const indexBySeq = new Map<string, number>()
-      for (const i of fresh) {
-        const request = requests[i]!
-        const seq = nextSeq.get(request.roomId)
-        if (seq === undefined) {
-          outcomes[i] = new SendRefused('room_gone')
-          continue
-        }
-        nextSeq.set(request.roomId, seq + 1)
-        indexBySeq.set(`${request.roomId}:${seq}`, i)
-        values.push({
-          roomId: request.roomId,
-          seq,
-          senderId: request.sender.id,
-          message: request.message,
-          messageType: request.messageType,
-          clientId: request.clientId
-        })
-      }
-      if (values.length > 0) {
-        // RETURNING order is not promised to follow VALUES: match rows back by (room, seq).
-        for (const row of await tx.insert(messages).values(values).returning()) {
-          const i = indexBySeq.get(`${row.roomId}:${row.seq}`)!
-          outcomes[i] = { message: toMessage(row, requests[i]!.roomName, requests[i]!.sender), created: true }
+    const outcomes: Array<SendResult | SendRefused> = []
+    for (const row of rows) {
+      const request = requests[row.i]!
+      if (!row.member) {
+        outcomes[row.i] = new SendRefused('not_member')
+      } else if (row.id === null) {
+        outcomes[row.i] = new SendRefused('room_gone')
+      } else {
+        outcomes[row.i] = {
+          message: toMessage({
+            id: row.id,
+            roomId: request.roomId,
+            seq: row.seq!,
+            senderId: request.sender.id,
+            message: row.message!,
+            messageType: row.message_type!,
+            clientId: request.clientId,
+            createdAt: new Date(row.created_at!)
+          }, request.roomName, request.sender),
+          created: row.created
         }
       }
     }
-
-    // Repeats of a client_id within the batch get the first one's message.
     return requests.map((request, i) => {
       const outcome = outcomes[i]
       if (outcome !== undefined) return outcome
@@ -188,4 +155,63 @@ export class MessageWriter {
       return first instanceof Error ? first : { message: first.message, created: false }
     })
   }
+}
+
+/**
+ * `input` is a JSON array of WriteInput; the answer has one WriteOutput row per element. The (room_id, seq)
+ * unique index and the `client_id` one make a concurrent duplicate fail the statement, which is then run again.
+ */
+const writeBatch = (input: string) => sql`
+  with req as (
+    select * from jsonb_to_recordset(${input}::jsonb)
+      as r(i int, room_id int, sender_id int, message text, message_type text, client_id text)
+  ), member as (
+    select req.i from req join room_members rm on rm.room_id = req.room_id and rm.user_id = req.sender_id
+  ), prior as (
+    select req.i, m.id, m.seq, m.message, m.message_type, m.created_at from req
+    join messages m on m.room_id = req.room_id and m.sender_id = req.sender_id and m.client_id = req.client_id
+  ), fresh as (
+    select req.*, row_number() over (partition by req.room_id order by req.i) as k from req
+    where req.i in (select i from member) and req.i not in (select i from prior)
+  ), counts as (
+    select room_id, count(*) as n from fresh group by room_id
+  ), bumped as (
+    update rooms set last_seq = rooms.last_seq + counts.n from counts where rooms.id = counts.room_id
+    returning rooms.id, rooms.last_seq - counts.n as base
+  ), stored as (
+    insert into messages (room_id, seq, sender_id, message, message_type, client_id)
+    select f.room_id, b.base + f.k, f.sender_id, f.message, f.message_type, f.client_id
+    from fresh f join bumped b on b.id = f.room_id
+    returning id, room_id, seq, created_at
+  )
+  select r.i, mb.i is not null as member, s.id is not null as created,
+    coalesce(s.id, p.id)::float8 as id, coalesce(s.seq, p.seq)::float8 as seq,
+    case when s.id is null then p.message else r.message end as message,
+    case when s.id is null then p.message_type else r.message_type end as message_type,
+    coalesce(s.created_at, p.created_at) as created_at
+  from req r
+  left join member mb on mb.i = r.i
+  left join prior p on p.i = r.i
+  left join fresh f on f.i = r.i
+  left join bumped b on b.id = f.room_id
+  left join stored s on s.room_id = f.room_id and s.seq = b.base + f.k`
+
+interface WriteInput {
+  i: number
+  room_id: number
+  sender_id: number
+  message: string
+  message_type: SendRequest['messageType']
+  client_id: string | null
+}
+
+interface WriteOutput {
+  i: number
+  member: boolean
+  created: boolean
+  id: number | null
+  seq: number | null
+  message: string | null
+  message_type: MessageRow['messageType'] | null
+  created_at: Date | string | null
 }
