@@ -53,7 +53,7 @@ export function createMessagesRepository (db: Db, writer: MessageWriter) {
 /** History queries, and the group-commit writer that publishes each stored message once, after its commit. */
 export default fp(async function messagesRepository (fastify) {
   const { broker, config, log, metrics } = fastify
-  const writer = new MessageWriter(fastify.database.db, config.BATCH_MAX_MESSAGES, (created) => {
+  const writer = new MessageWriter(fastify.database.query, config.BATCH_MAX_MESSAGES, (created) => {
     metrics.messagesStored.inc(created.length)
     metrics.batchSize.observe(created.length)
     for (const { roomId, message } of created) {

@@ -19,6 +19,8 @@ export interface Database {
   kind: 'postgres' | 'embedded'
   /** Applies pending migrations; several processes may call it at once. */
   migrate: () => Promise<void>
+  /** Plain SQL with `$n` parameters for a hot path: on PostgreSQL it is prepared once per connection. */
+  query: <T>(text: string, params: unknown[]) => Promise<T[]>
   ping: () => Promise<void>
   close: () => Promise<void>
 }
@@ -40,7 +42,14 @@ export async function openDatabase (options: DatabaseOptions): Promise<Database>
 }
 
 function openPostgres (url: string, max: number): Database {
-  const client = postgres(url, { max, onnotice: () => {}, connect_timeout: 10 })
+  const client = postgres(url, {
+    max,
+    onnotice: () => {},
+    connect_timeout: 10,
+    // `query` prepares its statements (parsed once per connection) but plans them at each run: a generic plan
+    // made while the messages table was small would keep scanning it whole once it is large.
+    connection: { plan_cache_mode: 'force_custom_plan' }
+  })
   const db = drizzlePostgres(client, drizzleOptions)
   return {
     db,
@@ -56,6 +65,8 @@ function openPostgres (url: string, max: number): Database {
         await single.end({ timeout: 5 })
       }
     },
+    query: async <T>(text: string, params: unknown[]) =>
+      await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true }) as unknown as T[],
     async ping () { await client`select 1` },
     async close () { await client.end({ timeout: 5 }) }
   }
@@ -76,6 +87,7 @@ async function openEmbedded (dataDir: string): Promise<Database> {
     db: db as unknown as Db,
     kind: 'embedded',
     async migrate () { await migratePglite(db, { migrationsFolder: migrationsDir }) },
+    query: async <T>(text: string, params: unknown[]) => (await client.query<T>(text, params)).rows,
     async ping () { await db.execute(sql`select 1`) },
     async close () {
       try { await client.close() } finally { unlock() }

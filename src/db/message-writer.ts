@@ -1,6 +1,5 @@
-import { sql } from 'drizzle-orm'
 import { toMessage, type MessageRow } from './message-mapping.js'
-import type { Db } from './client.js'
+import type { Database } from './client.js'
 import { isRetryable, isUniqueViolation } from '../lib/db-errors.js'
 import type { MessageBody } from '../schemas/messages.js'
 import type { UserBody } from '../schemas/users.js'
@@ -47,7 +46,7 @@ export class MessageWriter {
   private flushing: Promise<void> | undefined
 
   constructor (
-    private readonly db: Db,
+    private readonly query: Database['query'],
     private readonly maxBatch: number,
     /** Called once per committed batch with the new messages, in seq order per room, before any send resolves. */
     private readonly onCommit: (created: Array<{ roomId: number, message: MessageBody }>) => void
@@ -121,9 +120,7 @@ export class MessageWriter {
         client_id: request.clientId
       })
     })
-    const result = await this.db.execute(writeBatch(JSON.stringify(input)))
-    // postgres.js answers with the rows, PGlite with an object holding them.
-    const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as WriteOutput[]
+    const rows = await this.query<WriteOutput>(WRITE_BATCH, [JSON.stringify(input)])
 
     const outcomes: Array<SendResult | SendRefused> = []
     for (const row of rows) {
@@ -158,12 +155,13 @@ export class MessageWriter {
 }
 
 /**
- * `input` is a JSON array of WriteInput; the answer has one WriteOutput row per element. The (room_id, seq)
- * unique index and the `client_id` one make a concurrent duplicate fail the statement, which is then run again.
+ * `$1` is a JSON array of WriteInput; the answer has one WriteOutput row per element. The (room_id, seq) unique
+ * index and the `client_id` one make a concurrent duplicate fail the statement, which is then run again. Ids are
+ * drawn before the insert so that no row needs matching back to its request.
  */
-const writeBatch = (input: string) => sql`
+const WRITE_BATCH = `
   with req as (
-    select * from jsonb_to_recordset(${input}::jsonb)
+    select * from jsonb_to_recordset($1::text::jsonb)
       as r(i int, room_id int, sender_id int, message text, message_type text, client_id text)
   ), member as (
     select req.i from req join room_members rm on rm.room_id = req.room_id and rm.user_id = req.sender_id
@@ -178,23 +176,22 @@ const writeBatch = (input: string) => sql`
   ), bumped as (
     update rooms set last_seq = rooms.last_seq + counts.n from counts where rooms.id = counts.room_id
     returning rooms.id, rooms.last_seq - counts.n as base
+  ), numbered as (
+    select f.*, b.base + f.k as seq, nextval('messages_id_seq') as id from fresh f join bumped b on b.id = f.room_id
   ), stored as (
-    insert into messages (room_id, seq, sender_id, message, message_type, client_id)
-    select f.room_id, b.base + f.k, f.sender_id, f.message, f.message_type, f.client_id
-    from fresh f join bumped b on b.id = f.room_id
-    returning id, room_id, seq, created_at
+    insert into messages (id, room_id, seq, sender_id, message, message_type, client_id)
+    select id, room_id, seq, sender_id, message, message_type, client_id from numbered
+    returning created_at
   )
-  select r.i, mb.i is not null as member, s.id is not null as created,
-    coalesce(s.id, p.id)::float8 as id, coalesce(s.seq, p.seq)::float8 as seq,
-    case when s.id is null then p.message else r.message end as message,
-    case when s.id is null then p.message_type else r.message_type end as message_type,
-    coalesce(s.created_at, p.created_at) as created_at
+  select r.i, mb.i is not null as member, n.i is not null as created,
+    coalesce(n.id, p.id)::float8 as id, coalesce(n.seq, p.seq)::float8 as seq,
+    coalesce(p.message, n.message) as message, coalesce(p.message_type, n.message_type) as message_type,
+    -- Every row of one statement has the same created_at (the default, now()).
+    coalesce(p.created_at, (select created_at from stored limit 1)) as created_at
   from req r
   left join member mb on mb.i = r.i
   left join prior p on p.i = r.i
-  left join fresh f on f.i = r.i
-  left join bumped b on b.id = f.room_id
-  left join stored s on s.room_id = f.room_id and s.seq = b.base + f.k`
+  left join numbered n on n.i = r.i`
 
 interface WriteInput {
   i: number
