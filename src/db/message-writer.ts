@@ -157,25 +157,23 @@ export class MessageWriter {
 /**
  * `$1` is a JSON array of WriteInput; the answer has one WriteOutput row per element. The (room_id, seq) unique
  * index and the `client_id` one make a concurrent duplicate fail the statement, which is then run again. Ids are
- * drawn before the insert so that no row needs matching back to its request.
+ * drawn before the insert, and every new row has the same created_at (its default, the transaction's now()), so
+ * no row needs matching back to its request. Lookups are subqueries on the unique indexes: cheap to plan at each run.
  */
 const WRITE_BATCH = `
   with req as (
-    select * from jsonb_to_recordset($1::text::jsonb)
+    select r.*,
+      exists (select from room_members rm where rm.room_id = r.room_id and rm.user_id = r.sender_id) as member,
+      (select m from messages m
+        where m.room_id = r.room_id and m.sender_id = r.sender_id and m.client_id = r.client_id) as prior
+    from jsonb_to_recordset($1::text::jsonb)
       as r(i int, room_id int, sender_id int, message text, message_type text, client_id text)
-  ), member as (
-    select req.i from req join room_members rm on rm.room_id = req.room_id and rm.user_id = req.sender_id
-  ), prior as (
-    select req.i, m.id, m.seq, m.message, m.message_type, m.created_at from req
-    join messages m on m.room_id = req.room_id and m.sender_id = req.sender_id and m.client_id = req.client_id
   ), fresh as (
-    select req.*, row_number() over (partition by req.room_id order by req.i) as k from req
-    where req.i in (select i from member) and req.i not in (select i from prior)
-  ), counts as (
-    select room_id, count(*) as n from fresh group by room_id
+    select *, row_number() over (partition by room_id order by i) as k from req where member and (prior).id is null
   ), bumped as (
-    update rooms set last_seq = rooms.last_seq + counts.n from counts where rooms.id = counts.room_id
-    returning rooms.id, rooms.last_seq - counts.n as base
+    update rooms set last_seq = rooms.last_seq + c.n
+    from (select room_id, count(*) as n from fresh group by room_id) c where rooms.id = c.room_id
+    returning rooms.id, rooms.last_seq - c.n as base
   ), numbered as (
     select f.*, b.base + f.k as seq, nextval('messages_id_seq') as id from fresh f join bumped b on b.id = f.room_id
   ), stored as (
@@ -183,15 +181,11 @@ const WRITE_BATCH = `
     select id, room_id, seq, sender_id, message, message_type, client_id from numbered
     returning created_at
   )
-  select r.i, mb.i is not null as member, n.i is not null as created,
-    coalesce(n.id, p.id)::float8 as id, coalesce(n.seq, p.seq)::float8 as seq,
-    coalesce(p.message, n.message) as message, coalesce(p.message_type, n.message_type) as message_type,
-    -- Every row of one statement has the same created_at (the default, now()).
-    coalesce(p.created_at, (select created_at from stored limit 1)) as created_at
-  from req r
-  left join member mb on mb.i = r.i
-  left join prior p on p.i = r.i
-  left join numbered n on n.i = r.i`
+  select r.i, r.member, n.i is not null as created,
+    coalesce(n.id, (r.prior).id)::float8 as id, coalesce(n.seq, (r.prior).seq)::float8 as seq,
+    coalesce((r.prior).message, n.message) as message, coalesce((r.prior).message_type, n.message_type) as message_type,
+    coalesce((r.prior).created_at, (select created_at from stored limit 1)) as created_at
+  from req r left join numbered n on n.i = r.i`
 
 interface WriteInput {
   i: number
