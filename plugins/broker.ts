@@ -26,7 +26,9 @@ export default fp(async function broker (fastify) {
       url: REDIS_URL,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
-      connectTimeout: 5000
+      connectTimeout: 5000,
+      // The publishes of one committed batch leave in one write.
+      enableAutoPipelining: true
     })
     const subscriber = fastify.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null })
     broker = await createRedisBroker({
