@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { presenceEvent, type Broker, type ControlEvent, type RoomEvent } from '../broker/types.js'
 import type { MessageBody } from '../schemas/messages.js'
 import type { UserBody } from '../schemas/users.js'
-import { corkForTick } from './cork.js'
+import { corkForTick, WireFrame } from './wire.js'
 import { CloseCode, type ChatSession } from './session.js'
 import { TokenBuckets } from './token-buckets.js'
 
@@ -267,10 +267,10 @@ export class ChatHub {
   private fanOut (room: RoomState, seq: number, frame: string): void {
     if (seq <= room.delivered) return
     room.delivered = seq
-    const bytes = Buffer.from(frame)
+    const wire = new WireFrame(Buffer.from(frame))
     for (const session of room.sessions) {
       corkForTick(session.socket)
-      session.deliver(seq, bytes)
+      session.deliver(seq, wire)
     }
   }
 

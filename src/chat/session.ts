@@ -1,5 +1,6 @@
 import type { WebSocket, RawData } from 'ws'
 import type { UserBody } from '../schemas/users.js'
+import { sendText, type WireFrame } from './wire.js'
 
 export interface SessionContext {
   user: UserBody
@@ -35,7 +36,7 @@ export class ChatSession {
   /** The send rate limit is per user per room: the key of this socket's token bucket, built once. */
   readonly bucketKey: string
   private replaying = false
-  private pending: Array<{ seq: number, frame: Buffer }> = []
+  private pending: Array<{ seq: number, frame: WireFrame }> = []
 
   constructor (
     readonly socket: WebSocket,
@@ -48,7 +49,7 @@ export class ChatSession {
   get open (): boolean { return this.socket.readyState === this.socket.OPEN }
 
   /** A message frame, in seq order; ignored when already sent, held back while the replay runs. */
-  deliver (seq: number, frame: Buffer): void {
+  deliver (seq: number, frame: WireFrame): void {
     if (seq <= this.sentSeq) return
     if (this.replaying) {
       this.pending.push({ seq, frame })
@@ -62,7 +63,7 @@ export class ChatSession {
    * Sends a frame unless the socket has stopped reading: past the buffer bound it is closed with 4408 rather than
    * grow the server's memory. Ephemeral frames are dropped earlier, at half the bound, to keep room for messages.
    */
-  send (frame: Buffer | string, ephemeral = false): boolean {
+  send (frame: WireFrame | string, ephemeral = false): boolean {
     if (!this.open) return false
     const buffered = this.socket.bufferedAmount
     if (ephemeral && buffered > this.bufferLimit / 2) return false
@@ -70,8 +71,7 @@ export class ChatSession {
       this.close(CloseCode.tooSlow, 'send buffer full')
       return false
     }
-    // A Buffer would go out as a binary frame: the frames are JSON text.
-    this.socket.send(frame, TEXT)
+    sendText(this.socket, frame)
     return true
   }
 

@@ -1,0 +1,37 @@
+import { once } from 'node:events'
+import t from 'tap'
+import { WebSocket, WebSocketServer } from 'ws'
+import { corkForTick, sendText, WireFrame } from '../../src/chat/wire.js'
+
+t.test('prebuilt frames arrive as text frames of every length class, in order, corked or not', async (t) => {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 })
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  // 7-bit, 16-bit and 64-bit payload lengths, at their edges; then the same frames again in one corked tick.
+  const sizes = [0, 1, 125, 126, 65535, 65536, 70000]
+  server.once('connection', (socket) => {
+    for (const size of sizes) sendText(socket, new WireFrame(Buffer.alloc(size, size % 26 + 97)))
+    for (const size of sizes) {
+      corkForTick(socket)
+      sendText(socket, new WireFrame(Buffer.alloc(size, size % 26 + 97)))
+    }
+    sendText(socket, 'a string')
+  })
+
+  const client = new WebSocket(`ws://127.0.0.1:${port}`)
+  t.teardown(() => client.terminate())
+  const received: Array<{ text: string, binary: boolean }> = []
+  const done = new Promise<void>((resolve, reject) => {
+    client.on('message', (data: Buffer, binary) => {
+      received.push({ text: data.toString(), binary })
+      if (received.length === 2 * sizes.length + 1) resolve()
+    })
+    client.on('close', () => reject(new Error('closed')))
+    setTimeout(() => reject(new Error(`timed out with ${received.length} frames`)), 10_000).unref()
+  })
+  await done
+  const expected = [...sizes, ...sizes].map((size) => String.fromCharCode(size % 26 + 97).repeat(size))
+  t.same(received.map((r) => r.text), [...expected, 'a string'], 'every payload, in order')
+  t.ok(received.every((r) => !r.binary), 'all text frames')
+})
