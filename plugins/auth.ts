@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { authenticationFailed, notAuthenticated } from '../src/lib/http-error.js'
 import { isWellFormedToken, tokenFromAuthorization } from '../src/lib/tokens.js'
-import type { UserRow } from './users-repository.js'
+import type { Authenticated, UserRow } from './users-repository.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -12,6 +12,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     user: UserRow
     tokenId: number
+    /** On routes under a room name: that room and the caller's membership, read with the token (see `loadRoom`). */
+    roomLookup: Authenticated['inRoom']
   }
 }
 
@@ -40,14 +42,20 @@ export default fp(async function auth (fastify) {
   const { usersRepository } = fastify
   fastify.decorateRequest('user', null as unknown as UserRow)
   fastify.decorateRequest('tokenId', 0)
+  fastify.decorateRequest('roomLookup', undefined)
 
   fastify.decorate('authenticate', async function authenticate (request: FastifyRequest) {
     const token = requestToken(request)
     if (token === undefined) throw notAuthenticated()
+    // Under a room name, the room comes in the same query; `loadRoom` decides what the caller may know of it.
+    const { room_name: roomName } = request.params as { room_name?: unknown }
     // A malformed token cannot match: refuse it without a query.
-    const found = isWellFormedToken(token) ? await usersRepository.authenticate(token) : undefined
+    const found = isWellFormedToken(token)
+      ? await usersRepository.authenticate(token, typeof roomName === 'string' ? roomName : undefined)
+      : undefined
     if (found === undefined) throw authenticationFailed()
     request.user = found.user
     request.tokenId = found.tokenId
+    request.roomLookup = found.inRoom
   })
 }, { name: 'auth', dependencies: ['users-repository'] })

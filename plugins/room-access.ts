@@ -38,13 +38,15 @@ export default fp(async function roomAccess (fastify) {
 
   fastify.decorate('loadRoom', async function loadRoom (request: FastifyRequest) {
     const { room_name: name } = request.params as { room_name: string }
-    const found = await roomsRepository.findWithMember(name, request.user.id)
+    // Read by `authenticate` with the token (one round trip for both); looked up here only if it was not.
+    const { room, member } = request.roomLookup ?? await roomsRepository.findWithMember(name, request.user.id) ??
+      { room: undefined, member: null }
     // A private room does not exist for those outside it (staff aside): same answer as a name never created.
-    if (found === undefined || (found.room.isPrivate && found.member === null && !request.user.isStaff)) {
+    if (room === undefined || (room.isPrivate && member === null && !request.user.isStaff)) {
       throw notFound(ROOM_NOT_FOUND)
     }
-    request.room = found.room
-    request.member = found.member
+    request.room = room
+    request.member = member
   })
 
   fastify.decorate('removeMember', async function removeMember (roomId: number, userId: number) {

@@ -30,7 +30,7 @@ export const toRoom = (row: RoomRow): RoomBody => ({
   members_count: row.membersCount
 })
 
-const roomColumns = {
+export const roomColumns = {
   ...getTableColumns(rooms),
   membersCount: sql<number>`(select count(*)::int from ${roomMembers} where ${roomMembers.roomId} = ${rooms.id})`
     .mapWith(Number)
