@@ -31,7 +31,7 @@ export interface Authenticated {
   inRoom: { room: RoomRow | undefined, member: MemberRow | null } | undefined
 }
 
-export function createUsersRepository (db: Db) {
+export function createUsersRepository (db: Db, onTouchError: (error: unknown) => void = () => {}) {
   // Prepared once: every authenticated request runs one of these (PostgreSQL plans each once per connection).
   const tokenUser = { user: users, tokenId: tokens.id, lastUsedAt: tokens.lastUsedAt }
   const byToken = db.select(tokenUser).from(tokens)
@@ -46,10 +46,13 @@ export function createUsersRepository (db: Db) {
     .prepare('token_user_room')
 
   /** Moves the token's last_used_at when it is stale, and drops it from the answer. */
-  const touched = async (row: { user: UserRow, tokenId: number, lastUsedAt: Date }, inRoom: Authenticated['inRoom']) => {
+  const touched = (row: { user: UserRow, tokenId: number, lastUsedAt: Date }, inRoom: Authenticated['inRoom']) => {
     if (Date.now() - row.lastUsedAt.getTime() > LAST_USED_GRANULARITY_MS) {
-      await db.update(tokens).set({ lastUsedAt: sql`now()` })
+      // Bookkeeping, not a condition of access: not awaited, so the one request a minute that moves it does not
+      // also wait for a commit.
+      db.update(tokens).set({ lastUsedAt: sql`now()` })
         .where(and(eq(tokens.id, row.tokenId), lt(tokens.lastUsedAt, sql`now() - interval '1 minute'`)))
+        .then(() => {}, onTouchError)
     }
     return { user: row.user, tokenId: row.tokenId, inRoom }
   }
@@ -86,10 +89,10 @@ export function createUsersRepository (db: Db) {
       const keyHash = hashToken(token)
       if (roomName === undefined) {
         const [row] = await byToken.execute({ keyHash })
-        return row === undefined ? undefined : await touched(row, undefined)
+        return row === undefined ? undefined : touched(row, undefined)
       }
       const [row] = await byTokenInRoom.execute({ keyHash, roomName })
-      return row === undefined ? undefined : await touched(row, { room: row.room ?? undefined, member: row.member })
+      return row === undefined ? undefined : touched(row, { room: row.room ?? undefined, member: row.member })
     },
 
     /** Revokes one token; true when it existed. */
@@ -101,5 +104,6 @@ export function createUsersRepository (db: Db) {
 }
 
 export default fp(async function usersRepository (fastify) {
-  fastify.decorate('usersRepository', createUsersRepository(fastify.database.db))
+  fastify.decorate('usersRepository', createUsersRepository(fastify.database.db,
+    (error) => fastify.log.warn({ err: error }, 'could not update a token\'s last_used_at')))
 }, { name: 'users-repository', dependencies: ['db'] })
