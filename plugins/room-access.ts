@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { CloseCode } from '../src/chat/session.js'
 import { notFound, permissionDenied } from '../src/lib/http-error.js'
-import type { MemberRow, RoomRow } from './rooms-repository.js'
+import type { MemberRow, RoomRecord } from './rooms-repository.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -12,7 +12,8 @@ declare module 'fastify' {
     removeMember: (roomId: number, userId: number) => Promise<boolean>
   }
   interface FastifyRequest {
-    room: RoomRow
+    /** Its members are not counted here: every page and socket under the room would pay for a count. */
+    room: RoomRecord
     member: MemberRow | null
   }
 }
@@ -33,7 +34,7 @@ export function requireManager (request: FastifyRequest): void {
 
 export default fp(async function roomAccess (fastify) {
   const { roomsRepository, chatHub } = fastify
-  fastify.decorateRequest('room', null as unknown as RoomRow)
+  fastify.decorateRequest('room', null as unknown as RoomRecord)
   fastify.decorateRequest('member', null)
 
   fastify.decorate('loadRoom', async function loadRoom (request: FastifyRequest) {

@@ -6,7 +6,7 @@ import { isUniqueViolation } from '../src/lib/db-errors.js'
 import { conflict } from '../src/lib/http-error.js'
 import { hashToken, newToken } from '../src/lib/tokens.js'
 import type { UserBody } from '../src/schemas/users.js'
-import { roomColumns, type MemberRow, type RoomRow } from './rooms-repository.js'
+import type { MemberRow, RoomRecord } from './rooms-repository.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -28,7 +28,7 @@ export interface Authenticated {
   user: UserRow
   tokenId: number
   /** Present when a room name was asked for: the room (undefined when there is none) and the membership. */
-  inRoom: { room: RoomRow | undefined, member: MemberRow | null } | undefined
+  inRoom: { room: RoomRecord | undefined, member: MemberRow | null } | undefined
 }
 
 export function createUsersRepository (db: Db, onTouchError: (error: unknown) => void = () => {}) {
@@ -38,7 +38,7 @@ export function createUsersRepository (db: Db, onTouchError: (error: unknown) =>
     .innerJoin(users, eq(users.id, tokens.userId))
     .where(eq(tokens.keyHash, sql.placeholder('keyHash')))
     .prepare('token_user')
-  const byTokenInRoom = db.select({ ...tokenUser, room: roomColumns, member: roomMembers }).from(tokens)
+  const byTokenInRoom = db.select({ ...tokenUser, room: rooms, member: roomMembers }).from(tokens)
     .innerJoin(users, eq(users.id, tokens.userId))
     .leftJoin(rooms, eq(rooms.name, sql.placeholder('roomName')))
     .leftJoin(roomMembers, and(eq(roomMembers.roomId, rooms.id), eq(roomMembers.userId, users.id)))
