@@ -1,7 +1,9 @@
+import { TypeCompiler } from '@sinclair/typebox/compiler'
 import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { authenticationFailed, notAuthenticated } from '../src/lib/http-error.js'
 import { isWellFormedToken, tokenFromAuthorization } from '../src/lib/tokens.js'
+import { RoomName } from '../src/schemas/common.js'
 import type { Authenticated, UserRow } from './users-repository.js'
 
 declare module 'fastify' {
@@ -16,6 +18,8 @@ declare module 'fastify' {
     roomLookup: Authenticated['inRoom']
   }
 }
+
+const roomNameCheck = TypeCompiler.Compile(RoomName)
 
 /** The `token.<t>` entry of `Sec-WebSocket-Protocol: chat, token.<t>`, for browsers that cannot set a header. */
 function tokenFromSubprotocol (header: string | undefined): string | undefined {
@@ -48,10 +52,12 @@ export default fp(async function auth (fastify) {
     const token = requestToken(request)
     if (token === undefined) throw notAuthenticated()
     // Under a room name, the room comes in the same query; `loadRoom` decides what the caller may know of it.
+    // Only a name the route's validation will accept is looked up: the others are refused with a 400 after this
+    // hook, as before, and never reach the database (a NUL byte there would be a server error).
     const { room_name: roomName } = request.params as { room_name?: unknown }
     // A malformed token cannot match: refuse it without a query.
     const found = isWellFormedToken(token)
-      ? await usersRepository.authenticate(token, typeof roomName === 'string' ? roomName : undefined)
+      ? await usersRepository.authenticate(token, roomNameCheck.Check(roomName) ? roomName : undefined)
       : undefined
     if (found === undefined) throw authenticationFailed()
     request.user = found.user
