@@ -1,8 +1,10 @@
+import { TypeCompiler } from '@sinclair/typebox/compiler'
 import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { authenticationFailed, notAuthenticated } from '../src/lib/http-error.js'
 import { isWellFormedToken, tokenFromAuthorization } from '../src/lib/tokens.js'
-import type { UserRow } from './users-repository.js'
+import { RoomName } from '../src/schemas/common.js'
+import type { Authenticated, UserRow } from './users-repository.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -12,8 +14,12 @@ declare module 'fastify' {
   interface FastifyRequest {
     user: UserRow
     tokenId: number
+    /** On routes under a room name: that room and the caller's membership, read with the token (see `loadRoom`). */
+    roomLookup: Authenticated['inRoom']
   }
 }
+
+const roomNameCheck = TypeCompiler.Compile(RoomName)
 
 /** The `token.<t>` entry of `Sec-WebSocket-Protocol: chat, token.<t>`, for browsers that cannot set a header. */
 function tokenFromSubprotocol (header: string | undefined): string | undefined {
@@ -40,14 +46,22 @@ export default fp(async function auth (fastify) {
   const { usersRepository } = fastify
   fastify.decorateRequest('user', null as unknown as UserRow)
   fastify.decorateRequest('tokenId', 0)
+  fastify.decorateRequest('roomLookup', undefined)
 
   fastify.decorate('authenticate', async function authenticate (request: FastifyRequest) {
     const token = requestToken(request)
     if (token === undefined) throw notAuthenticated()
+    // Under a room name, the room comes in the same query; `loadRoom` decides what the caller may know of it.
+    // Only a name the route's validation will accept is looked up: the others are refused with a 400 after this
+    // hook, as before, and never reach the database (a NUL byte there would be a server error).
+    const { room_name: roomName } = request.params as { room_name?: unknown }
     // A malformed token cannot match: refuse it without a query.
-    const found = isWellFormedToken(token) ? await usersRepository.authenticate(token) : undefined
+    const found = isWellFormedToken(token)
+      ? await usersRepository.authenticate(token, roomNameCheck.Check(roomName) ? roomName : undefined)
+      : undefined
     if (found === undefined) throw authenticationFailed()
     request.user = found.user
     request.tokenId = found.tokenId
+    request.roomLookup = found.inRoom
   })
 }, { name: 'auth', dependencies: ['users-repository'] })

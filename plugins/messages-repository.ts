@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, lt, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, lt, sql, type SQL } from 'drizzle-orm'
 import fp from 'fastify-plugin'
 import type { Db } from '../src/db/client.js'
 import { toMessage } from '../src/db/message-mapping.js'
@@ -15,16 +15,30 @@ declare module 'fastify' {
   }
 }
 
+/** The sender's public fields only: a page carries 50 of them, and nothing else of the row is shown. */
+const sender = { id: users.id, username: users.username, firstName: users.firstName, lastName: users.lastName }
+
 export function createMessagesRepository (db: Db, writer: MessageWriter) {
+  // Prepared once (PostgreSQL plans each once per connection; drizzle builds the SQL once), one per seek: a page
+  // is the hot read path, and building and planning the query had cost more than running it.
+  const seekQuery = (name: string, bound: SQL | undefined, order: SQL) => db.select({ message: messages, sender })
+    .from(messages)
+    .innerJoin(users, eq(users.id, messages.senderId))
+    .where(and(eq(messages.roomId, sql.placeholder('roomId')), bound))
+    .orderBy(order)
+    .limit(sql.placeholder('limit'))
+    .prepare(name)
+  const seekQueries = {
+    newest: seekQuery('messages_newest', undefined, desc(messages.seq)),
+    before: seekQuery('messages_before', lt(messages.seq, sql.placeholder('seq')), desc(messages.seq)),
+    after: seekQuery('messages_after', gt(messages.seq, sql.placeholder('seq')), asc(messages.seq))
+  }
+
   /** A room's messages around `seq` on the (room_id, seq) index: after it ascending, or before it descending. */
   const seek = async (roomId: number, roomName: string, direction: 'after' | 'before', seq: number | undefined,
     limit: number): Promise<MessageBody[]> => {
-    const bound = seq === undefined ? undefined : direction === 'after' ? gt(messages.seq, seq) : lt(messages.seq, seq)
-    const rows = await db.select({ message: messages, sender: users }).from(messages)
-      .innerJoin(users, eq(users.id, messages.senderId))
-      .where(and(eq(messages.roomId, roomId), bound))
-      .orderBy(direction === 'after' ? asc(messages.seq) : desc(messages.seq))
-      .limit(limit)
+    const query = seq === undefined ? (direction === 'after' ? seekQueries.after : seekQueries.newest) : seekQueries[direction]
+    const rows = await query.execute({ roomId, seq: seq ?? 0, limit })
     return rows.map((row) => toMessage(row.message, roomName, toUser(row.sender)))
   }
 

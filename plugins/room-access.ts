@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { CloseCode } from '../src/chat/session.js'
 import { notFound, permissionDenied } from '../src/lib/http-error.js'
-import type { MemberRow, RoomRow } from './rooms-repository.js'
+import type { MemberRow, RoomRecord } from './rooms-repository.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -12,7 +12,8 @@ declare module 'fastify' {
     removeMember: (roomId: number, userId: number) => Promise<boolean>
   }
   interface FastifyRequest {
-    room: RoomRow
+    /** Its members are not counted here: every page and socket under the room would pay for a count. */
+    room: RoomRecord
     member: MemberRow | null
   }
 }
@@ -33,18 +34,20 @@ export function requireManager (request: FastifyRequest): void {
 
 export default fp(async function roomAccess (fastify) {
   const { roomsRepository, chatHub } = fastify
-  fastify.decorateRequest('room', null as unknown as RoomRow)
+  fastify.decorateRequest('room', null as unknown as RoomRecord)
   fastify.decorateRequest('member', null)
 
   fastify.decorate('loadRoom', async function loadRoom (request: FastifyRequest) {
     const { room_name: name } = request.params as { room_name: string }
-    const found = await roomsRepository.findWithMember(name, request.user.id)
+    // Read by `authenticate` with the token (one round trip for both); looked up here only if it was not.
+    const { room, member } = request.roomLookup ?? await roomsRepository.findWithMember(name, request.user.id) ??
+      { room: undefined, member: null }
     // A private room does not exist for those outside it (staff aside): same answer as a name never created.
-    if (found === undefined || (found.room.isPrivate && found.member === null && !request.user.isStaff)) {
+    if (room === undefined || (room.isPrivate && member === null && !request.user.isStaff)) {
       throw notFound(ROOM_NOT_FOUND)
     }
-    request.room = found.room
-    request.member = found.member
+    request.room = room
+    request.member = member
   })
 
   fastify.decorate('removeMember', async function removeMember (roomId: number, userId: number) {

@@ -15,7 +15,9 @@ declare module 'fastify' {
   }
 }
 
-export type RoomRow = typeof rooms.$inferSelect & { membersCount: number }
+/** A room's row as stored; with its members counted (a subquery), a `RoomRow`. */
+export type RoomRecord = typeof rooms.$inferSelect
+export type RoomRow = RoomRecord & { membersCount: number }
 export type MemberRow = typeof roomMembers.$inferSelect
 export interface RoomFields { description?: string, roomAvatar?: string | null, isPrivate?: boolean }
 
@@ -48,9 +50,9 @@ export function createRoomsRepository (db: Db) {
   return {
     byId,
 
-    /** The room and the caller's membership (if any), in one query. */
-    async findWithMember (name: string, userId: number): Promise<{ room: RoomRow, member: MemberRow | null } | undefined> {
-      const [row] = await db.select({ room: roomColumns, member: roomMembers }).from(rooms)
+    /** The room (members not counted) and the caller's membership (if any), in one query. */
+    async findWithMember (name: string, userId: number): Promise<{ room: RoomRecord, member: MemberRow | null } | undefined> {
+      const [row] = await db.select({ room: rooms, member: roomMembers }).from(rooms)
         .leftJoin(roomMembers, and(eq(roomMembers.roomId, rooms.id), eq(roomMembers.userId, userId)))
         .where(eq(rooms.name, name))
       return row

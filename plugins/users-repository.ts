@@ -1,11 +1,12 @@
 import { and, eq, lt, sql } from 'drizzle-orm'
 import fp from 'fastify-plugin'
 import type { Db } from '../src/db/client.js'
-import { tokens, users } from '../src/db/schema/index.js'
+import { roomMembers, rooms, tokens, users } from '../src/db/schema/index.js'
 import { isUniqueViolation } from '../src/lib/db-errors.js'
 import { conflict } from '../src/lib/http-error.js'
 import { hashToken, newToken } from '../src/lib/tokens.js'
 import type { UserBody } from '../src/schemas/users.js'
+import type { MemberRow, RoomRecord } from './rooms-repository.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -23,7 +24,39 @@ export const toUser = (row: Pick<UserRow, 'id' | 'username' | 'firstName' | 'las
 // last_used_at moves at most once a minute per token: a read-mostly table, not a write per request.
 const LAST_USED_GRANULARITY_MS = 60_000
 
-export function createUsersRepository (db: Db) {
+export interface Authenticated {
+  user: UserRow
+  tokenId: number
+  /** Present when a room name was asked for: the room (undefined when there is none) and the membership. */
+  inRoom: { room: RoomRecord | undefined, member: MemberRow | null } | undefined
+}
+
+export function createUsersRepository (db: Db, onTouchError: (error: unknown) => void = () => {}) {
+  // Prepared once: every authenticated request runs one of these (PostgreSQL plans each once per connection).
+  const tokenUser = { user: users, tokenId: tokens.id, lastUsedAt: tokens.lastUsedAt }
+  const byToken = db.select(tokenUser).from(tokens)
+    .innerJoin(users, eq(users.id, tokens.userId))
+    .where(eq(tokens.keyHash, sql.placeholder('keyHash')))
+    .prepare('token_user')
+  const byTokenInRoom = db.select({ ...tokenUser, room: rooms, member: roomMembers }).from(tokens)
+    .innerJoin(users, eq(users.id, tokens.userId))
+    .leftJoin(rooms, eq(rooms.name, sql.placeholder('roomName')))
+    .leftJoin(roomMembers, and(eq(roomMembers.roomId, rooms.id), eq(roomMembers.userId, users.id)))
+    .where(eq(tokens.keyHash, sql.placeholder('keyHash')))
+    .prepare('token_user_room')
+
+  /** Moves the token's last_used_at when it is stale, and drops it from the answer. */
+  const touched = (row: { user: UserRow, tokenId: number, lastUsedAt: Date }, inRoom: Authenticated['inRoom']) => {
+    if (Date.now() - row.lastUsedAt.getTime() > LAST_USED_GRANULARITY_MS) {
+      // Bookkeeping, not a condition of access: not awaited, so the one request a minute that moves it does not
+      // also wait for a commit.
+      db.update(tokens).set({ lastUsedAt: sql`now()` })
+        .where(and(eq(tokens.id, row.tokenId), lt(tokens.lastUsedAt, sql`now() - interval '1 minute'`)))
+        .then(() => {}, onTouchError)
+    }
+    return { user: row.user, tokenId: row.tokenId, inRoom }
+  }
+
   return {
     async create (user: NewUser): Promise<UserRow> {
       try {
@@ -47,18 +80,19 @@ export function createUsersRepository (db: Db) {
       return token
     },
 
-    async authenticate (token: string): Promise<{ user: UserRow, tokenId: number } | undefined> {
-      const [row] = await db
-        .select({ user: users, tokenId: tokens.id, lastUsedAt: tokens.lastUsedAt })
-        .from(tokens)
-        .innerJoin(users, eq(users.id, tokens.userId))
-        .where(eq(tokens.keyHash, hashToken(token)))
-      if (row === undefined) return undefined
-      if (Date.now() - row.lastUsedAt.getTime() > LAST_USED_GRANULARITY_MS) {
-        await db.update(tokens).set({ lastUsedAt: sql`now()` })
-          .where(and(eq(tokens.id, row.tokenId), lt(tokens.lastUsedAt, sql`now() - interval '1 minute'`)))
+    /**
+     * The token's user; with `roomName`, in the same round trip, that room and the user's membership of it (for
+     * the routes under a room name, which need both: one query instead of two). Read on every request, never
+     * cached, so a revoked token is refused at once by every instance.
+     */
+    async authenticate (token: string, roomName?: string): Promise<Authenticated | undefined> {
+      const keyHash = hashToken(token)
+      if (roomName === undefined) {
+        const [row] = await byToken.execute({ keyHash })
+        return row === undefined ? undefined : touched(row, undefined)
       }
-      return { user: row.user, tokenId: row.tokenId }
+      const [row] = await byTokenInRoom.execute({ keyHash, roomName })
+      return row === undefined ? undefined : touched(row, { room: row.room ?? undefined, member: row.member })
     },
 
     /** Revokes one token; true when it existed. */
@@ -70,5 +104,6 @@ export function createUsersRepository (db: Db) {
 }
 
 export default fp(async function usersRepository (fastify) {
-  fastify.decorate('usersRepository', createUsersRepository(fastify.database.db))
+  fastify.decorate('usersRepository', createUsersRepository(fastify.database.db,
+    (error) => fastify.log.warn({ err: error }, 'could not update a token\'s last_used_at')))
 }, { name: 'users-repository', dependencies: ['db'] })

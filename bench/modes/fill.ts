@@ -22,7 +22,12 @@ export async function filledRoom (base: string, databaseUrl: string, count: numb
         from generate_series(${from}::bigint, ${to}::bigint) g`
     }
     await sql`update rooms set last_seq = ${count} where id = ${room.id}`
-    await sql`analyze messages`
+    // VACUUM, not just ANALYZE: the inserts would otherwise start an autovacuum of the table (its insert threshold)
+    // a minute or so later, in the middle of a measurement, competing for the same two cores. CHECKPOINT: the
+    // fill's dirty pages (hundreds of MB at 1,000,000) are written now, not by a checkpoint or the kernel's
+    // writeback while the measurement runs. It needs a superuser (or pg_checkpoint); without one, it is skipped.
+    await sql`vacuum (analyze) messages`
+    await sql`checkpoint`.catch(() => {})
     const [setting] = await sql<Array<{ value: string }>>`select value from settings where key = 'cursor_secret'`
     return { account, room, fillS: (performance.now() - started) / 1000, cursorSecret: setting?.value }
   } finally {

@@ -10,7 +10,8 @@ const round = (n: number) => Math.round(n * 1000) / 1000
 
 /**
  * Page latency at depth: a room of N messages, then pages of 50 fetched one at a time over the REST API at the
- * newest page and at the deepest (the oldest 50), alternately. Timed at the client, so a figure includes HTTP.
+ * newest page and at the deepest (the oldest 50), alternately, each followed by GET /healthz (the floor). Timed at
+ * the client, so a figure includes HTTP.
  * The deepest page's cursor is signed here with the server's cursor secret (read from its database, or
  * SECRET_KEY), as walking N/50 pages to reach it would take far longer than the measurement.
  */
@@ -26,6 +27,9 @@ export async function runHistory (options: HistoryOptions) {
     newest: { path: base, firstSeq: messages, times: [] as number[] },
     deepest: { path: `${base}&cursor=${encodeURIComponent(cursor)}`, firstSeq: LIMIT, times: [] as number[] }
   }
+  // The floor: GET /healthz (no database, no auth) with the same client in the same loop, so a figure above can
+  // be read as what the page itself costs, beyond what this machine's HTTP round trip costs anyway.
+  const floor: number[] = []
   const warmup = Math.min(50, pages)
   for (let i = 0; i < warmup + pages; i++) {
     for (const target of Object.values(targets)) {
@@ -37,6 +41,10 @@ export async function runHistory (options: HistoryOptions) {
       }
       if (i >= warmup) target.times.push(elapsed)
     }
+    const started = performance.now()
+    const health = await call(url, 'GET', '/healthz')
+    if (health.status !== 200) throw new Error(`/healthz: unexpected answer ${health.status}`)
+    if (i >= warmup) floor.push(performance.now() - started)
   }
   const stats = (times: number[]) => {
     const s = summarize(times)
@@ -47,6 +55,7 @@ export async function runHistory (options: HistoryOptions) {
     messages,
     fillS: Math.round(fillS * 10) / 10,
     newestMs: stats(targets.newest.times),
-    deepestMs: stats(targets.deepest.times)
+    deepestMs: stats(targets.deepest.times),
+    healthzMs: stats(floor)
   }
 }

@@ -23,7 +23,7 @@ const room: FastifyPluginAsyncTypebox = async (fastify) => {
       params: RoomParams,
       response: { 200: Type.Ref(Room), ...errors(400, 401, 404, 429, 500, 503) }
     }
-  }, async (request) => toRoom(request.room))
+  }, async (request) => toRoom(await roomsRepository.byId(request.room.id)))
 
   fastify.patch('/', {
     schema: {
