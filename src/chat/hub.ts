@@ -38,6 +38,8 @@ interface RoomState {
 }
 
 const REPLAY_PAGE = 500
+/** Far longer than an upgrade takes from its token check to its join. */
+const REVOKED_MEMORY_MS = 60_000
 const serialize = (message: MessageBody) => JSON.stringify({ type: 'message', ...message })
 const typingFrame = (user: UserBody) => JSON.stringify({ type: 'typing', user })
 
@@ -51,6 +53,8 @@ export class ChatHub {
   /** Rooms being set up (subscribe, read last seq), or torn down, so a join waits for that to finish. */
   private readonly transitions = new Map<number, Promise<RoomState>>()
   private readonly byToken = new Map<number, Set<ChatSession>>()
+  /** Tokens revoked lately, with when: a socket whose upgrade checked its token just before is refused on join. */
+  private readonly revoked = new Map<number, number>()
   private readonly timers: NodeJS.Timeout[] = []
   /** Set once shutdown has begun: how a socket that finishes joining from then on is closed. */
   private closing: { code: number, reason: string } | undefined
@@ -91,6 +95,12 @@ export class ChatHub {
    */
   async join (session: ChatSession, lastSeq: number | undefined): Promise<void> {
     const { roomId, roomName, tokenId } = session.context
+    // Found by its token from the start: a logout while the room is being set up closes it too. One that came
+    // between the upgrade's token check and now is remembered for a while.
+    if (this.revoked.has(tokenId)) return session.close(CloseCode.tokenRevoked, 'token revoked')
+    let sessions = this.byToken.get(tokenId)
+    if (sessions === undefined) this.byToken.set(tokenId, sessions = new Set())
+    sessions.add(session)
     const room = await this.roomState(roomId, roomName)
     // Closed while joining: its close listener has already run `leave`.
     if (session.socket.readyState === session.socket.CLOSED) return
@@ -99,9 +109,6 @@ export class ChatHub {
     session.fromSeq = Math.min(lastSeq ?? room.delivered, room.delivered)
     session.sentSeq = session.fromSeq
     room.sessions.add(session)
-    let sessions = this.byToken.get(tokenId)
-    if (sessions === undefined) this.byToken.set(tokenId, sessions = new Set())
-    sessions.add(session)
     this.socketsByUser.set(session.context.user.id, this.socketsOf(session.context.user.id) + 1)
     this.presence(session, 1)
     if (lastSeq !== undefined) await session.replay(() => this.replay(session))
@@ -276,6 +283,7 @@ export class ChatHub {
 
   private onControlEvent (event: ControlEvent): void {
     if (event.type === 'token_revoked') {
+      this.revoked.set(event.tokenId, Date.now())
       for (const session of this.byToken.get(event.tokenId) ?? []) session.close(CloseCode.tokenRevoked, 'token revoked')
     }
   }
@@ -283,6 +291,8 @@ export class ChatHub {
   /** Protocol pings; a socket that has not answered the last two is closed with 4408. */
   private beat (): void {
     this.sendBuckets.sweep()
+    const old = Date.now() - REVOKED_MEMORY_MS
+    for (const [tokenId, at] of this.revoked) if (at < old) this.revoked.delete(tokenId)
     for (const room of this.rooms.values()) {
       for (const session of room.sessions) {
         if (session.missedPings >= 2) {

@@ -68,6 +68,26 @@ t.test('logout closes the sockets opened with that token with 4401, and only tho
   await isServed(t, someoneElse, 'another user\'s socket')
 })
 
+t.test('a logout racing a socket\'s upgrade and join either refuses the upgrade or closes the socket', async (t) => {
+  // The upgrade checks the token, then the socket joins its room (the first one there waits for the room to be
+  // set up): a logout can land before, between or after. Never may the socket stay open on the revoked token.
+  for (let i = 0; i < 20; i++) {
+    const owner = await register(server.url)
+    const room = await createRoom(server.url, owner.token)
+    const [opened, logout] = await Promise.allSettled([
+      openSocket(server.wsUrl, room.name, { token: owner.token }),
+      api(server.url, 'POST', '/api/auth/logout/', { token: owner.token })
+    ])
+    t.equal(logout.status === 'fulfilled' && logout.value.status, 204, `round ${i}: logged out`)
+    if (opened.status === 'rejected') {
+      t.equal((opened.reason as { status?: number }).status, 401, `round ${i}: the upgrade is refused with 401`)
+      continue
+    }
+    t.teardown(() => opened.value.close())
+    await closesWith(t, opened.value, 4401, `round ${i}: the socket`)
+  }
+})
+
 t.test('removal from a room closes that user\'s sockets in the room with 4403, and only those', async (t) => {
   const { owner, room, members: [bob, carol] } = await roomWith(server, 2)
   const bobsRoom = await createRoom(server.url, bob!.token)
