@@ -94,7 +94,11 @@ export function serveConnection (socket: WebSocket, context: SessionContext, las
   })
   socket.on('pong', () => { session.missedPings = 0 })
   socket.on('close', () => hub.leave(session))
-  socket.on('error', (error) => log.debug({ err: error }, 'socket error'))
+  // A protocol error (e.g. a frame over the size limit) has already sent its close frame: the socket is cut.
+  socket.on('error', (error) => {
+    log.debug({ err: error }, 'socket error')
+    socket.terminate()
+  })
 
   ready.catch((error: unknown) => {
     log.error({ err: error }, 'could not join the room')

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import { releaseUpgrade } from '../../../../plugins/chat-hub.js'
 import { requireMember } from '../../../../plugins/room-access.js'
 import { toUser } from '../../../../plugins/users-repository.js'
 import { serveConnection } from '../../../../src/chat/connection.js'
@@ -40,6 +41,7 @@ const chatSocket: FastifyPluginAsyncTypebox = async (fastify) => {
       throw new HttpError(400, 'validation_error', 'This is a WebSocket endpoint: send an upgrade request.')
     },
     wsHandler: (socket, request) => {
+      releaseUpgrade(socket, request)
       const { room, user, tokenId } = request
       serveConnection(socket, { user: toUser(user), tokenId, roomId: room.id, roomName: room.name }, request.query.last_seq, {
         hub: chatHub,
