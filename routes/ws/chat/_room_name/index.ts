@@ -10,6 +10,14 @@ import { errors } from '../../../../src/schemas/errors.js'
 
 const chatSocket: FastifyPluginAsyncTypebox = async (fastify) => {
   const { chatHub, messagesRepository, config } = fastify
+  // Shared by every socket of the route: nothing of the upgrade request stays with a socket (see releaseUpgrade).
+  const deps = {
+    hub: chatHub,
+    log: fastify.log,
+    bufferLimit: config.SOCKET_BUFFER_LIMIT,
+    send: messagesRepository.send,
+    markRead: messagesRepository.markRead
+  }
 
   fastify.route({
     method: 'GET',
@@ -43,13 +51,7 @@ const chatSocket: FastifyPluginAsyncTypebox = async (fastify) => {
     wsHandler: (socket, request) => {
       releaseUpgrade(socket, request)
       const { room, user, tokenId } = request
-      serveConnection(socket, { user: toUser(user), tokenId, roomId: room.id, roomName: room.name }, request.query.last_seq, {
-        hub: chatHub,
-        log: request.log,
-        bufferLimit: config.SOCKET_BUFFER_LIMIT,
-        send: messagesRepository.send,
-        markRead: messagesRepository.markRead
-      })
+      serveConnection(socket, { user: toUser(user), tokenId, roomId: room.id, roomName: room.name }, request.query.last_seq, deps)
     }
   })
 }
