@@ -12,11 +12,13 @@ const perSocket = (kiB: number, sockets: number) => Math.round((kiB / sockets) *
  * N idle member sockets in one room, and the server's memory per socket: the growth of its resident set (VmRSS of
  * the server processes, summed) while the sockets are opened and have settled, over their number. The first fifth
  * are opened before the first reading, so that the young generation of the heap and the pools that grow to
- * their working size early count as fixed cost, not as per-socket memory. Each reading follows a full garbage
- * collection in every server (the bench starts them able to, see bench/lib/gc-on-signal.mjs): without it, the
- * garbage of the upgrades that the next collection frees counted as memory held by the sockets, more so the more
- * a server allocates per upgrade (ours authenticates against the database; the baseline does not). The reading
- * before the collection is reported too (`rawPerSocketKiB`), and the heap in use after it (`heapPerSocketKiB`).
+ * their working size early count as fixed cost, not as per-socket memory.
+ * Each reading is taken after full garbage collections in every server, ours and the baseline alike (the bench
+ * starts them able to, see bench/lib/gc-on-signal.mjs). Without them, the garbage of the upgrades, which the next
+ * collection frees, counted as memory held by the sockets, the more so the more a server allocates per upgrade
+ * (ours authenticates against the database; the baseline does not). Also reported: the growth without them
+ * (`rawPerSocketKiB`, the reading before the first collection), and the growth of the heap in use after them
+ * (`heapPerSocketKiB`), which varies far less from run to run than the resident set.
  */
 export async function runIdle (options: IdleOptions) {
   if (options.serverPids.length === 0) throw new Error('idle mode needs --server-pid to read the server memory')
