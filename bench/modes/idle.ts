@@ -4,8 +4,7 @@ import { closeSwarm, openSwarm, setUp } from '../lib/swarm.js'
 export interface IdleOptions { urls: string[], sockets: number, users: number, serverPids: number[], settleS: number }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-const MIN_COLLECTIONS = 3
-const MAX_COLLECTIONS = 10
+const MAX_COLLECTIONS = 12
 const perSocket = (kiB: number, sockets: number) => Math.round((kiB / sockets) * 100) / 100
 
 /**
@@ -26,25 +25,24 @@ export async function runIdle (options: IdleOptions) {
   const setup = await setUp(topology, 'idle')
   const rss = () => options.serverPids.reduce((sum, pid) => sum + rssKiB(pid), 0)
   /**
-   * V8 hands the pages that a collection freed back to the system over the next collections, so one collection is
-   * not enough: they are repeated, two seconds apart, until the resident set stops shrinking (by 0.5 %; bounded).
+   * V8 hands the pages that a collection freed back to the system over the next collections and seconds, in steps,
+   * so one collection is not enough: they are repeated, two seconds apart, until the resident set has not shrunk
+   * by more than 0.5 % over the last three (bounded).
    */
   const read = async () => {
     await sleep(options.settleS * 1000)
-    const raw = rss()
+    const readings = [rss()]
     let heap: number | undefined
-    let last = raw
-    for (let round = 0; round < MAX_COLLECTIONS; round++) {
+    while (readings.length <= MAX_COLLECTIONS) {
       const heaps = await Promise.all(options.serverPids.map((pid) => collectGarbage(pid)))
       heap = heaps.includes(undefined) ? undefined : heaps.reduce<number>((sum, one) => sum + one!, 0)
       if (heap === undefined) break
       await sleep(2000)
-      const now = rss()
-      const shrunk = last - now
-      last = now
-      if (round >= MIN_COLLECTIONS - 1 && shrunk < last * 0.005) break
+      readings.push(rss())
+      const [then, now] = [readings.at(-4), readings.at(-1)!]
+      if (then !== undefined && then - now < now * 0.005) break
     }
-    return { raw, rss: last, heap }
+    return { raw: readings[0]!, rss: readings.at(-1)!, heap }
   }
   const warm = Math.floor(options.sockets / 5)
   const sockets = await openSwarm(topology, setup, () => {}, { from: 0, to: warm })
