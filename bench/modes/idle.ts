@@ -4,6 +4,7 @@ import { closeSwarm, openSwarm, setUp } from '../lib/swarm.js'
 export interface IdleOptions { urls: string[], sockets: number, users: number, serverPids: number[], settleS: number }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+const MIN_COLLECTIONS = 6
 const MAX_COLLECTIONS = 12
 const perSocket = (kiB: number, sockets: number) => Math.round((kiB / sockets) * 100) / 100
 
@@ -25,8 +26,9 @@ export async function runIdle (options: IdleOptions) {
   const setup = await setUp(topology, 'idle')
   const rss = () => options.serverPids.reduce((sum, pid) => sum + rssKiB(pid), 0)
   /**
-   * V8 hands the pages that a collection freed back to the system over the next collections and seconds, in steps,
-   * so one collection is not enough: they are repeated, two seconds apart, until the resident set has not shrunk
+   * V8 hands the pages that a collection freed back to the system over the next collections and seconds, in steps
+   * (here often a large one some 8 s after the first collection), so one collection is
+   * not enough: they are repeated, two seconds apart, at least six times and until the resident set has not shrunk
    * by more than 0.5 % over the last three (bounded).
    */
   const read = async () => {
@@ -39,8 +41,8 @@ export async function runIdle (options: IdleOptions) {
       if (heap === undefined) break
       await sleep(2000)
       readings.push(rss())
-      const [then, now] = [readings.at(-4), readings.at(-1)!]
-      if (then !== undefined && then - now < now * 0.005) break
+      const [then, now] = [readings.at(-4)!, readings.at(-1)!]
+      if (readings.length > MIN_COLLECTIONS && then - now < now * 0.005) break
     }
     return { raw: readings[0]!, rss: readings.at(-1)!, heap }
   }
