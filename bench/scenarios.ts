@@ -36,6 +36,9 @@ const shown = (run: any, text: string) => {
   const problem = integrity(run)
   return problem === undefined ? text : `${text} (${problem})`
 }
+/** Memory per socket: the resident set (what the target is about), and the heap in use, steadier from run to run. */
+const memoryText = (run: any) =>
+  `${run.perSocketKiB.toFixed(1)} KiB${run.heapPerSocketKiB === null ? '' : ` (heap ${run.heapPerSocketKiB.toFixed(1)} KiB)`}`
 const clean = (...runs: any[]) => runs.every((run) => run === undefined || integrity(run) === undefined)
 
 /**
@@ -73,8 +76,8 @@ export async function scenarios (ctx: Context): Promise<Row[]> {
       const [b, o] = await pair('idle', both, args, (run) => run.perSocketKiB)
       rows.set(5, {
         scenario: `${int(sizes.idleSockets)} idle sockets: server memory per socket`,
-        bare: `${b.perSocketKiB.toFixed(1)} KiB`,
-        ours: `${o.perSocketKiB.toFixed(1)} KiB`,
+        bare: memoryText(b),
+        ours: memoryText(o),
         ratio: ratio(o.perSocketKiB, b.perSocketKiB),
         target: '≤ 9 KiB',
         met: yes(o.perSocketKiB <= 9 && o.socketsClosed === 0)

@@ -1,10 +1,38 @@
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 /** A process's resident memory in KiB, from /proc/<pid>/status (VmRSS). */
 export function rssKiB (pid: number): number {
   const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
   if (match === null) throw new Error(`no VmRSS for pid ${pid}`)
   return Number(match[1])
+}
+
+/**
+ * Has a server the bench started run a full garbage collection (bench/lib/gc-on-signal.mjs) and waits for it;
+ * returns its heap in use after it, in KiB, or undefined when the server was not started with that preload.
+ */
+export async function collectGarbage (pid: number, timeoutMs = 10_000): Promise<number | undefined> {
+  const file = join(tmpdir(), `chat-bench-gc-${pid}.json`)
+  rmSync(file, { force: true })
+  process.kill(pid, 'SIGWINCH')
+  const deadline = performance.now() + timeoutMs
+  while (!existsSync(file)) {
+    if (performance.now() > deadline) return undefined
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  // Written with one synchronous call: once it parses, it is whole.
+  for (;;) {
+    try {
+      const { heapUsed } = JSON.parse(readFileSync(file, 'utf8')) as { heapUsed: number }
+      rmSync(file, { force: true })
+      return Math.round(heapUsed / 1024)
+    } catch (error) {
+      if (performance.now() > deadline) throw error
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+  }
 }
 
 /** CPU time (user + system) a process has used so far, in seconds, from /proc/<pid>/stat. */

@@ -79,9 +79,13 @@ async function startProcess (name: string, command: string, args: string[], env:
   }
 }
 
+/** Node flags of every server the bench starts: a full collection on demand, for the idle mode (see the file). */
+const GC_ON_SIGNAL = ['--expose-gc', '--import', join(root, 'bench/lib/gc-on-signal.mjs')]
+
 export async function startBaseline (): Promise<Server> {
   const port = await freePort()
-  return startProcess('bare ws', process.execPath, ['--import', 'tsx', join(root, 'bench/baseline-server.ts')], {}, port)
+  return startProcess('bare ws', process.execPath,
+    [...GC_ON_SIGNAL, '--import', 'tsx', join(root, 'bench/baseline-server.ts')], {}, port)
 }
 
 export interface OursOptions {
@@ -117,7 +121,7 @@ export async function startOurs (options: OursOptions): Promise<Server> {
   if (options.dataDir !== undefined) env.DATA_DIR = options.dataDir
   if (options.redisUrl !== undefined) env.REDIS_URL = options.redisUrl
   if (options.redisPrefix !== undefined) env.REDIS_PREFIX = options.redisPrefix
-  const nodeArgs = options.nodeArgs ?? []
+  const nodeArgs = [...GC_ON_SIGNAL, ...options.nodeArgs ?? []]
   const args = options.tsx
     ? [...nodeArgs, '--import', 'tsx', join(root, 'src/server.ts')]
     : [...nodeArgs, join(buildDir, 'src/server.js')]

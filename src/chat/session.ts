@@ -36,7 +36,8 @@ export class ChatSession {
   /** The send rate limit is per user per room: the key of this socket's token bucket, built once. */
   readonly bucketKey: string
   private replaying = false
-  private pending: Array<{ seq: number, frame: WireFrame }> = []
+  /** Only while a replay runs: most sessions never need it. */
+  private pending: Array<{ seq: number, frame: WireFrame }> | undefined
 
   constructor (
     readonly socket: WebSocket,
@@ -52,7 +53,7 @@ export class ChatSession {
   deliver (seq: number, frame: WireFrame): void {
     if (seq <= this.sentSeq) return
     if (this.replaying) {
-      this.pending.push({ seq, frame })
+      (this.pending ??= []).push({ seq, frame })
       return
     }
     this.sentSeq = seq
@@ -82,8 +83,8 @@ export class ChatSession {
       await run()
     } finally {
       this.replaying = false
-      const pending = this.pending
-      this.pending = []
+      const pending = this.pending ?? []
+      this.pending = undefined
       for (const { seq, frame } of pending) this.deliver(seq, frame)
     }
   }

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import { releaseUpgrade } from '../../../../plugins/chat-hub.js'
 import { requireMember } from '../../../../plugins/room-access.js'
 import { toUser } from '../../../../plugins/users-repository.js'
 import { serveConnection } from '../../../../src/chat/connection.js'
@@ -9,6 +10,14 @@ import { errors } from '../../../../src/schemas/errors.js'
 
 const chatSocket: FastifyPluginAsyncTypebox = async (fastify) => {
   const { chatHub, messagesRepository, config } = fastify
+  // Shared by every socket of the route: nothing of the upgrade request stays with a socket (see releaseUpgrade).
+  const deps = {
+    hub: chatHub,
+    log: fastify.log,
+    bufferLimit: config.SOCKET_BUFFER_LIMIT,
+    send: messagesRepository.send,
+    markRead: messagesRepository.markRead
+  }
 
   fastify.route({
     method: 'GET',
@@ -40,14 +49,9 @@ const chatSocket: FastifyPluginAsyncTypebox = async (fastify) => {
       throw new HttpError(400, 'validation_error', 'This is a WebSocket endpoint: send an upgrade request.')
     },
     wsHandler: (socket, request) => {
+      releaseUpgrade(socket, request)
       const { room, user, tokenId } = request
-      serveConnection(socket, { user: toUser(user), tokenId, roomId: room.id, roomName: room.name }, request.query.last_seq, {
-        hub: chatHub,
-        log: request.log,
-        bufferLimit: config.SOCKET_BUFFER_LIMIT,
-        send: messagesRepository.send,
-        markRead: messagesRepository.markRead
-      })
+      serveConnection(socket, { user: toUser(user), tokenId, roomId: room.id, roomName: room.name }, request.query.last_seq, deps)
     }
   })
 }
