@@ -26,7 +26,7 @@ const sizes: Sizes = {
   warmupS: num(args, 'warmup', quick ? 1 : 2),
   idleSockets: num(args, 'idle-sockets', quick ? 1000 : 10_000),
   historyMessages: num(args, 'history-messages', quick ? 100_000 : 1_000_000),
-  historyPages: num(args, 'history-pages', quick ? 100 : 300),
+  historyPages: num(args, 'history-pages', quick ? 100 : 1000),
   behind: num(args, 'behind', 10_000),
   bigRoom: num(args, 'big-room', quick ? 500 : 1000),
   users: num(args, 'users', quick ? 30 : 100),

@@ -56,7 +56,8 @@ export function parseFrame (text: string): ClientFrame | FrameError {
   // PostgreSQL text cannot hold NUL: one stored in a group-commit batch would fail every send in that batch.
   const nul = send.message.includes('\u0000') ? 'message' : send.client_id?.includes('\u0000') === true ? 'client_id' : undefined
   if (nul !== undefined) return withClientId({ code: 'validation_error', detail: `/${nul}: must not contain NUL characters` }, clientId)
-  const message = send.message.trim()
+  // A lone surrogate (a `\udfff` escape in the JSON) cannot be stored: it becomes U+FFFD, as UTF-8 would have it.
+  const message = send.message.toWellFormed().trim()
   const length = [...message].length
   if (length < 1 || length > MAX_MESSAGE_LENGTH) {
     return withClientId({
@@ -68,7 +69,7 @@ export function parseFrame (text: string): ClientFrame | FrameError {
   if (messageType !== 'text' && !isUrl(message)) {
     return withClientId({ code: 'validation_error', detail: `/message: an ${messageType} message must be its http(s) URL` }, clientId)
   }
-  return { type: 'message', message, messageType, clientId: send.client_id ?? null }
+  return { type: 'message', message, messageType, clientId: send.client_id?.toWellFormed() ?? null }
 }
 
 const withClientId = (error: FrameError, clientId: string | undefined): FrameError =>

@@ -87,6 +87,18 @@ t.test('a message frame is broadcast to every socket in the room, the sender inc
   t.same({ type: 'message', ...stored[0] }, frame, 'history holds the very message that was broadcast')
 })
 
+t.test('lone surrogates escaped in a frame are stored as U+FFFD, next to other messages of the same batch', async (t) => {
+  const { owner, room } = await roomWith(0)
+  const socket = await open(t, owner, room.name)
+  // JSON can carry a lone surrogate as an escape; UTF-8 (and PostgreSQL) cannot: it is replaced, not refused.
+  socket.send('{"message": "a\\udfff\\ud800b", "client_id": "c\\ud800"}')
+  socket.send({ message: 'plain' })
+  const [odd, plain] = await socket.messageCount(2)
+  t.match(odd, { seq: 1, message: 'a\ufffd\ufffdb', client_id: 'c\ufffd' })
+  t.match(plain, { seq: 2, message: 'plain' })
+  t.same((await history(owner.token, room.name)).map((m: { message: string }) => m.message), ['a\ufffd\ufffdb', 'plain'])
+})
+
 t.test('500 messages pipelined by 5 senders at once get seq 1..500, in the same order on every socket', async (t) => {
   const { owner, room, members } = await roomWith(4)
   const senders = [owner, ...members]
