@@ -19,8 +19,9 @@ declare module 'fastify' {
 const sender = { id: users.id, username: users.username, firstName: users.firstName, lastName: users.lastName }
 
 export function createMessagesRepository (db: Db, writer: MessageWriter) {
-  // Prepared once (PostgreSQL plans each once per connection; drizzle builds the SQL once), one per seek: a page
-  // is the hot read path, and building and planning the query had cost more than running it.
+  // Prepared, one per seek: drizzle builds the SQL once and PostgreSQL parses it once per connection (it is still
+  // planned at each run, see src/db/client.ts). A page is the hot read path, and building the query had cost more
+  // than running it.
   const seekQuery = (name: string, bound: SQL | undefined, order: SQL) => db.select({ message: messages, sender })
     .from(messages)
     .innerJoin(users, eq(users.id, messages.senderId))

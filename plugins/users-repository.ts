@@ -32,7 +32,7 @@ export interface Authenticated {
 }
 
 export function createUsersRepository (db: Db, onTouchError: (error: unknown) => void = () => {}) {
-  // Prepared once: every authenticated request runs one of these (PostgreSQL plans each once per connection).
+  // Prepared: every authenticated request runs one of these (built once, parsed once per connection).
   const tokenUser = { user: users, tokenId: tokens.id, lastUsedAt: tokens.lastUsedAt }
   const byToken = db.select(tokenUser).from(tokens)
     .innerJoin(users, eq(users.id, tokens.userId))

@@ -46,8 +46,8 @@ function openPostgres (url: string, max: number): Database {
     max,
     onnotice: () => {},
     connect_timeout: 10,
-    // `query` prepares its statements (parsed once per connection) but plans them at each run: a generic plan
-    // made while the messages table was small would keep scanning it whole once it is large.
+    // Prepared statements (`query`, and drizzle's `.prepare()`) are parsed once per connection but planned at each
+    // run: a generic plan made while the messages table was small would keep scanning it whole once it is large.
     connection: { plan_cache_mode: 'force_custom_plan' }
   })
   const db = drizzlePostgres(client, drizzleOptions)
