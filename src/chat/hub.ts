@@ -274,7 +274,7 @@ export class ChatHub {
   private fanOut (room: RoomState, seq: number, frame: string): void {
     if (seq <= room.delivered) return
     room.delivered = seq
-    const wire = new WireFrame(Buffer.from(frame))
+    const wire = new WireFrame(frame)
     for (const session of room.sessions) {
       corkForTick(session.socket)
       session.deliver(seq, wire)

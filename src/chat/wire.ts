@@ -48,8 +48,10 @@ export function corkForTick (socket: WebSocket): void {
  */
 export class WireFrame {
   readonly bytes: Buffer
-  constructor (readonly payload: Buffer) {
-    const length = payload.length
+  /** The JSON text alone, for a socket that `ws` must frame itself. */
+  readonly payload: Buffer
+  constructor (text: string) {
+    const length = Buffer.byteLength(text)
     const header = length < 126 ? 2 : length < 65536 ? 4 : 10
     this.bytes = Buffer.allocUnsafe(header + length)
     this.bytes[0] = 0x81 // FIN, opcode 1 (text)
@@ -63,7 +65,8 @@ export class WireFrame {
       this.bytes.writeUInt32BE(Math.floor(length / 2 ** 32), 2)
       this.bytes.writeUInt32BE(length % 2 ** 32, 6)
     }
-    payload.copy(this.bytes, header)
+    this.bytes.write(text, header)
+    this.payload = this.bytes.subarray(header)
   }
 }
 
