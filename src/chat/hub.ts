@@ -3,6 +3,7 @@ import { presenceEvent, type Broker, type ControlEvent, type RoomEvent } from '.
 import type { MessageBody } from '../schemas/messages.js'
 import type { UserBody } from '../schemas/users.js'
 import { corkForTick, WireFrame } from './wire.js'
+import { messageFrame } from './frames.js'
 import { CloseCode, type ChatSession } from './session.js'
 import { TokenBuckets } from './token-buckets.js'
 
@@ -40,7 +41,6 @@ interface RoomState {
 const REPLAY_PAGE = 500
 /** Far longer than an upgrade takes from its token check to its join. */
 const REVOKED_MEMORY_MS = 60_000
-const serialize = (message: MessageBody) => JSON.stringify({ type: 'message', ...message })
 const typingFrame = (user: UserBody) => JSON.stringify({ type: 'typing', user })
 
 /**
@@ -110,8 +110,11 @@ export class ChatHub {
     session.sentSeq = session.fromSeq
     room.sessions.add(session)
     this.socketsByUser.set(session.context.user.id, this.socketsOf(session.context.user.id) + 1)
-    this.presence(session, 1)
+    // Counted before the socket is served (its frames wait for the join): once it answers, its user is online.
+    // The replay starts first, in this tick, so that no live frame can overtake the stored ones.
+    const counted = this.presence(session, 1)
     if (lastSeq !== undefined) await session.replay(() => this.replay(session))
+    await counted
   }
 
   leave (session: ChatSession): void {
@@ -124,7 +127,7 @@ export class ChatHub {
     const userId = session.context.user.id
     if (this.socketsOf(userId) <= 1) this.socketsByUser.delete(userId)
     else this.socketsByUser.set(userId, this.socketsOf(userId) - 1)
-    this.presence(session, -1)
+    void this.presence(session, -1)
     if (room.sessions.size > 0) return
     this.rooms.delete(roomId)
     const { broker, log } = this.options
@@ -146,9 +149,9 @@ export class ChatHub {
   }
 
   /** A user's first socket in a room tells the others they are online; their last socket, that they are not. */
-  private presence (session: ChatSession, delta: 1 | -1): void {
+  private presence (session: ChatSession, delta: 1 | -1): Promise<void> {
     const { roomId, user } = session.context
-    this.options.broker.presence(roomId, user, delta)
+    return this.options.broker.presence(roomId, user, delta)
       .then((changed) => { if (changed) this.publish(roomId, presenceEvent(user, delta === 1)) })
       .catch((error: unknown) => this.options.log.warn({ err: error, roomId }, 'presence update failed'))
   }
@@ -209,7 +212,7 @@ export class ChatHub {
     const { roomId, roomName } = session.context
     for (;;) {
       const page = await this.options.store.after(roomId, roomName, session.sentSeq, REPLAY_PAGE)
-      await session.sendPage(page.map((message) => ({ seq: message.seq, frame: serialize(message) })))
+      await session.sendPage(page.map((message) => ({ seq: message.seq, frame: messageFrame(message) })))
       if (page.length < REPLAY_PAGE || !session.open) return
     }
   }
@@ -247,7 +250,7 @@ export class ChatHub {
     while (room.delivered < target) {
       const page = await this.options.store.after(roomId, room.name, room.delivered,
         Math.min(REPLAY_PAGE, target - room.delivered))
-      for (const message of page) this.fanOut(room, message.seq, serialize(message))
+      for (const message of page) this.fanOut(room, message.seq, messageFrame(message))
       if (page.length === 0) return
     }
   }
