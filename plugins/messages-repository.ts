@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, gt, lt, sql, type SQL } from 'drizzle-orm'
 import fp from 'fastify-plugin'
+import { messageFrame } from '../src/chat/frames.js'
 import type { Db } from '../src/db/client.js'
 import { toMessage } from '../src/db/message-mapping.js'
 import { MessageWriter } from '../src/db/message-writer.js'
@@ -73,8 +74,7 @@ export default fp(async function messagesRepository (fastify) {
     metrics.batchSize.observe(created.length)
     for (const { roomId, message } of created) {
       // Serialized once here; every socket in every instance is sent these very bytes.
-      const frame = JSON.stringify({ type: 'message', ...message })
-      broker.publishRoom(roomId, { type: 'message', seq: message.seq, frame })
+      broker.publishRoom(roomId, { type: 'message', seq: message.seq, frame: messageFrame(message) })
         .catch((error: unknown) => log.warn({ err: error, room: message.room }, 'publish failed'))
     }
   })

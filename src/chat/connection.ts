@@ -3,7 +3,7 @@ import type { WebSocket } from 'ws'
 import { SendRefused } from '../db/message-writer.js'
 import type { SendRequest, SendResult } from '../db/message-writer.js'
 import { isDatabaseUnavailable } from '../lib/db-errors.js'
-import { errorFrame, isFrameError, parseFrame, type ClientFrame, type FrameError } from './frames.js'
+import { errorFrame, isFrameError, messageFrame, parseFrame, type ClientFrame, type FrameError } from './frames.js'
 import type { ChatHub } from './hub.js'
 import { ChatSession, CloseCode, isText, type SessionContext } from './session.js'
 
@@ -37,7 +37,7 @@ async function handleSend (session: ChatSession, deps: ConnectionDeps, frame: Ex
       clientId: frame.clientId
     })
     // A retry gets the stored message back, unless this socket has it coming or has had it already.
-    if (!created && message.seq <= session.fromSeq) session.send(JSON.stringify({ type: 'message', ...message }))
+    if (!created && message.seq <= session.fromSeq) session.send(messageFrame(message))
   } catch (error) {
     const clientId = frame.clientId ?? undefined
     if (error instanceof SendRefused) {

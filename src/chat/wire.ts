@@ -74,7 +74,7 @@ export class WireFrame {
  * Sends a text frame on an open socket. A WireFrame is written to the TCP socket as is, unless the socket has
  * negotiated an extension (compression would rewrite it): then `ws` frames the payload.
  */
-export function sendText (socket: WebSocket, frame: WireFrame | Buffer | string): void {
+export function sendText (socket: WebSocket, frame: WireFrame | string): void {
   if (!(frame instanceof WireFrame)) return socket.send(frame, TEXT)
   const raw = tcp(socket)
   if (raw === undefined || socket.extensions !== '') return socket.send(frame.payload, TEXT)

@@ -49,6 +49,19 @@ export async function join (base: string, token: string, room: string) {
  * A WebSocket client that records every frame, so a test can wait for the frame it expects (with a bound)
  * instead of sleeping.
  */
+/** A room owned by a new user, with `others` more users who joined it. */
+export async function roomWith (base: string, others: number, fields: Record<string, unknown> = {}) {
+  const owner = await register(base)
+  const room = await createRoom(base, owner.token, fields)
+  const members: Account[] = []
+  for (let i = 0; i < others; i++) {
+    const member = await register(base)
+    await join(base, member.token, room.name)
+    members.push(member)
+  }
+  return { owner, room, members }
+}
+
 export class SocketClient {
   readonly frames: any[] = []
   closeCode: number | undefined

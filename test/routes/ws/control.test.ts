@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import WebSocket from 'ws'
 import {
-  api, createRoom, join, openSocket, register, SocketClient, type Account
+  api, createRoom, openSocket, register, roomWith, SocketClient, type Account
 } from '../../helpers/client.js'
 import { startServer, type TestServer } from '../../helpers/server.js'
 
@@ -27,19 +27,6 @@ async function closesWith (t: Test, socket: SocketClient, code: number, what: st
   t.equal(closed.code, code, `${what} closes with ${code}`)
 }
 
-/** A room owned by a new user, with `others` more users who joined it. */
-async function roomWith (target: TestServer, others: number) {
-  const owner = await register(target.url)
-  const room = await createRoom(target.url, owner.token)
-  const members: Account[] = []
-  for (let i = 0; i < others; i++) {
-    const member = await register(target.url)
-    await join(target.url, member.token, room.name)
-    members.push(member)
-  }
-  return { owner, room, members }
-}
-
 /** Waits, with a bound, until `condition()` holds: for server state that no frame announces. */
 async function eventually (condition: () => boolean, timeoutMs: number, what: string) {
   const deadline = Date.now() + timeoutMs
@@ -50,7 +37,7 @@ async function eventually (condition: () => boolean, timeoutMs: number, what: st
 }
 
 t.test('logout closes the sockets opened with that token with 4401, and only those', async (t) => {
-  const { owner: alice, room, members: [bob] } = await roomWith(server, 1)
+  const { owner: alice, room, members: [bob] } = await roomWith(server.url, 1)
   const otherRoom = await createRoom(server.url, alice.token)
   const login = await api(server.url, 'POST', '/api/auth/login/', {
     body: { username: alice.user.username, password: 'correct horse' }
@@ -89,7 +76,7 @@ t.test('a logout racing a socket\'s upgrade and join either refuses the upgrade 
 })
 
 t.test('removal from a room closes that user\'s sockets in the room with 4403, and only those', async (t) => {
-  const { owner, room, members: [bob, carol] } = await roomWith(server, 2)
+  const { owner, room, members: [bob, carol] } = await roomWith(server.url, 2)
   const bobsRoom = await createRoom(server.url, bob!.token)
   const bobs = [await open(t, server, bob!, room.name), await open(t, server, bob!, room.name)]
   const bobElsewhere = await open(t, server, bob!, bobsRoom.name)
@@ -116,7 +103,7 @@ t.test('removal from a room closes that user\'s sockets in the room with 4403, a
 })
 
 t.test('deleting a room closes every socket in it with 4404', async (t) => {
-  const { owner, room, members: [bob] } = await roomWith(server, 1)
+  const { owner, room, members: [bob] } = await roomWith(server.url, 1)
   const otherRoom = await createRoom(server.url, owner.token)
   const inRoom = [await open(t, server, owner, room.name), await open(t, server, bob!, room.name)]
   const elsewhere = await open(t, server, owner, otherRoom.name)
@@ -128,7 +115,7 @@ t.test('deleting a room closes every socket in it with 4404', async (t) => {
 
 t.test('heartbeats keep answering clients and close silent ones with 4408', async (t) => {
   const fast = await startServer(t, { HEARTBEAT_INTERVAL_MS: '100' })
-  const { owner, room } = await roomWith(fast, 0)
+  const { owner, room } = await roomWith(fast.url, 0)
 
   const answering = await open(t, fast, owner, room.name)
   let pings = 0
@@ -147,7 +134,7 @@ t.test('heartbeats keep answering clients and close silent ones with 4408', asyn
 
 t.test('a client that stops reading is closed with 4408 while the others get every message', async (t) => {
   const limited = await startServer(t, { SOCKET_BUFFER_LIMIT: '65536' })
-  const { owner, room, members: [slowUser, readerUser] } = await roomWith(limited, 2)
+  const { owner, room, members: [slowUser, readerUser] } = await roomWith(limited.url, 2)
   const flooder = await open(t, limited, owner, room.name)
   const slow = await open(t, limited, slowUser!, room.name)
   const reader = await open(t, limited, readerUser!, room.name)
@@ -194,7 +181,7 @@ t.test('a client that stops reading is closed with 4408 while the others get eve
 
 // Runs last: it closes the file's main server.
 t.test('closing the server closes every open socket with 1001, joined or still joining', async (t) => {
-  const { owner, room, members: [bob] } = await roomWith(server, 1)
+  const { owner, room, members: [bob] } = await roomWith(server.url, 1)
   const otherRoom = await createRoom(server.url, bob!.token)
   const joined = [
     await open(t, server, owner, room.name),

@@ -2,7 +2,7 @@ import { and, eq } from 'drizzle-orm'
 import t, { type Test } from 'tap'
 import { roomMembers } from '../../../src/db/schema/index.js'
 import {
-  api, createRoom, join, openSocket, register, uniqueName, type Account, type ApiResponse, type SocketClient
+  api, createRoom, openSocket, roomWith, uniqueName, type Account, type ApiResponse, type SocketClient
 } from '../../helpers/client.js'
 import { startServer } from '../../helpers/server.js'
 
@@ -29,19 +29,6 @@ async function history (token: string, room: string): Promise<any[]> {
   return found.reverse()
 }
 
-/** A room owned by a new user, with `others` more users who joined it. */
-async function roomWith (others: number, fields: Record<string, unknown> = {}) {
-  const owner = await register(server.url)
-  const room = await createRoom(server.url, owner.token, fields)
-  const members: Account[] = []
-  for (let i = 0; i < others; i++) {
-    const member = await register(server.url)
-    await join(server.url, member.token, room.name)
-    members.push(member)
-  }
-  return { owner, room, members }
-}
-
 async function open (t: Test, account: Account, room: string, lastSeq?: number): Promise<SocketClient> {
   const socket = await openSocket(server.wsUrl, room, { token: account.token, lastSeq })
   t.teardown(() => socket.close())
@@ -58,7 +45,7 @@ async function framesBeforePong (socket: SocketClient): Promise<any[]> {
 }
 
 t.test('a message frame is broadcast to every socket in the room, the sender included, and nowhere else', async (t) => {
-  const { owner, room, members: [bob] } = await roomWith(1)
+  const { owner, room, members: [bob] } = await roomWith(server.url, 1)
   const other = await createRoom(server.url, bob!.token)
   const sender = await open(t, owner, room.name)
   const ownerAgain = await open(t, owner, room.name)
@@ -88,7 +75,7 @@ t.test('a message frame is broadcast to every socket in the room, the sender inc
 })
 
 t.test('lone surrogates escaped in a frame are stored as U+FFFD, next to other messages of the same batch', async (t) => {
-  const { owner, room } = await roomWith(0)
+  const { owner, room } = await roomWith(server.url, 0)
   const socket = await open(t, owner, room.name)
   // JSON can carry a lone surrogate as an escape; UTF-8 (and PostgreSQL) cannot: it is replaced, not refused.
   socket.send('{"message": "a\\udfff\\ud800b", "client_id": "c\\ud800"}')
@@ -100,7 +87,7 @@ t.test('lone surrogates escaped in a frame are stored as U+FFFD, next to other m
 })
 
 t.test('500 messages pipelined by 5 senders at once get seq 1..500, in the same order on every socket', async (t) => {
-  const { owner, room, members } = await roomWith(4)
+  const { owner, room, members } = await roomWith(server.url, 4)
   const senders = [owner, ...members]
   const sockets = await Promise.all(senders.map((account) => open(t, account, room.name)))
   const PER_SENDER = 100
@@ -129,7 +116,7 @@ t.test('500 messages pipelined by 5 senders at once get seq 1..500, in the same 
 })
 
 t.test('client_id makes a send idempotent per user and room', async (t) => {
-  const { owner, room, members: [bob] } = await roomWith(1)
+  const { owner, room, members: [bob] } = await roomWith(server.url, 1)
   const clientId = uniqueName('retry')
   const first = await open(t, owner, room.name)
   const watcher = await open(t, bob!, room.name)
@@ -176,7 +163,7 @@ t.test('client_id makes a send idempotent per user and room', async (t) => {
 })
 
 t.test('last_seq replays the messages after it, then live ones, with no gap and no duplicate', async (t) => {
-  const { owner, room } = await roomWith(0)
+  const { owner, room } = await roomWith(server.url, 0)
   const sender = await open(t, owner, room.name)
   for (let i = 1; i <= 10; i++) sender.send({ message: `m${i}` })
   await sender.messageCount(10)
@@ -194,7 +181,7 @@ t.test('last_seq replays the messages after it, then live ones, with no gap and 
 })
 
 t.test('sockets that resume with last_seq=0 while a sender is still sending get every message exactly once', async (t) => {
-  const { owner, room, members: [bob] } = await roomWith(1)
+  const { owner, room, members: [bob] } = await roomWith(server.url, 1)
   const sender = await open(t, owner, room.name)
   const COUNT = 200
   // Pipelined, a few frames ahead of the broadcasts: all at once they would commit as one batch, over before
@@ -224,7 +211,7 @@ t.test('sockets that resume with last_seq=0 while a sender is still sending get 
 })
 
 t.test('last_seq beyond the room\'s last message still gets the next live one', async (t) => {
-  const { owner, room } = await roomWith(0)
+  const { owner, room } = await roomWith(server.url, 0)
   const sender = await open(t, owner, room.name)
   for (let i = 1; i <= 3; i++) sender.send({ message: `m${i}` })
   await sender.messageCount(3)
@@ -237,7 +224,7 @@ t.test('last_seq beyond the room\'s last message still gets the next live one', 
 })
 
 t.test('refused frames get an error frame, store nothing, and leave the socket open', async (t) => {
-  const { owner, room } = await roomWith(0)
+  const { owner, room } = await roomWith(server.url, 0)
   const socket = await open(t, owner, room.name)
   const cases: Array<[string, string | Buffer | object, string]> = [
     ['invalid JSON', '{"message": "hi"', 'invalid_json'],
@@ -290,7 +277,7 @@ t.test('refused frames get an error frame, store nothing, and leave the socket o
 })
 
 t.test('a frame over 64 KiB closes the socket with 1009; one of exactly 64 KiB does not', async (t) => {
-  const { owner, room } = await roomWith(0)
+  const { owner, room } = await roomWith(server.url, 0)
   const socket = await open(t, owner, room.name)
   const frame = (bytes: number) => {
     const head = '{"message": "'
@@ -306,7 +293,7 @@ t.test('a frame over 64 KiB closes the socket with 1009; one of exactly 64 KiB d
 })
 
 t.test('typing reaches the others in the room, not the sender, at most once per 2 s', async (t) => {
-  const { owner, room, members: [bob] } = await roomWith(1)
+  const { owner, room, members: [bob] } = await roomWith(server.url, 1)
   const typist = await open(t, owner, room.name)
   const reader = await open(t, bob!, room.name)
 
@@ -324,7 +311,7 @@ t.test('typing reaches the others in the room, not the sender, at most once per 
 })
 
 t.test('a read frame is accepted with no answer and marks the room read', async (t) => {
-  const { owner, room } = await roomWith(0)
+  const { owner, room } = await roomWith(server.url, 0)
   const socket = await open(t, owner, room.name)
   for (let i = 1; i <= 3; i++) socket.send({ message: `m${i}` })
   await socket.messageCount(3)
@@ -344,7 +331,7 @@ t.test('a read frame is accepted with no answer and marks the room read', async 
 })
 
 t.test('a ping frame is answered with a pong frame', async (t) => {
-  const { owner, room } = await roomWith(0)
+  const { owner, room } = await roomWith(server.url, 0)
   const socket = await open(t, owner, room.name)
   socket.send({ type: 'ping' })
   t.same(await socket.next((f) => f.type === 'pong'), { type: 'pong' })
