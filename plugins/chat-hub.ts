@@ -37,13 +37,19 @@ export default fp(async function chatHub (fastify) {
   const hub = new ChatHub({
     broker,
     log,
-    store: { lastSeq: roomsRepository.lastSeq, lastSeqs: roomsRepository.lastSeqs, after: messagesRepository.after },
+    store: {
+      lastSeq: roomsRepository.lastSeq,
+      lastSeqs: roomsRepository.lastSeqs,
+      membership: roomsRepository.membership,
+      after: messagesRepository.after
+    },
     heartbeatIntervalMs: config.HEARTBEAT_INTERVAL_MS,
     typingIntervalMs: config.TYPING_INTERVAL_MS,
     // In one process no event can be lost; between instances the periodic check is the safety net.
     gapCheckIntervalMs: broker.kind === 'redis' ? config.GAP_CHECK_INTERVAL_MS : 0,
     messageRate: config.MESSAGE_RATE_PER_SECOND,
-    messageBurst: config.MESSAGE_BURST
+    messageBurst: config.MESSAGE_BURST,
+    maxSocketsPerUser: config.MAX_SOCKETS_PER_USER
   })
   fastify.decorate('chatHub', hub)
   // Read at scrape time: nothing on the per-socket path.

@@ -6,12 +6,15 @@ import { corkForTick, WireFrame } from './wire.js'
 import { messageFrame } from './frames.js'
 import { CloseCode, type ChatSession } from './session.js'
 import { TokenBuckets } from './token-buckets.js'
+import { isDatabaseUnavailable } from '../lib/db-errors.js'
 
 export interface HubStore {
   /** The room's last seq, as committed. */
   lastSeq: (roomId: number) => Promise<number>
   /** The last seq of several rooms (rooms that are gone are left out). */
   lastSeqs: (roomIds: number[]) => Promise<Array<{ id: number, lastSeq: number }>>
+  /** Whether the user is a member of the room now. */
+  membership: (roomId: number, userId: number) => Promise<{ status: 'member' | 'not_member' | 'room_gone', lastSeq: number }>
   /** Messages with seq > `seq`, oldest first. */
   after: (roomId: number, roomName: string, seq: number, limit: number) => Promise<MessageBody[]>
 }
@@ -27,6 +30,8 @@ export interface HubOptions {
   /** Sends per user per room: refill rate per second and burst. */
   messageRate: number
   messageBurst: number
+  /** Open sockets per user on this instance, counted from the admission of the upgrade. */
+  maxSocketsPerUser: number
 }
 
 interface RoomState {
@@ -38,7 +43,7 @@ interface RoomState {
   queue: Promise<void>
 }
 
-const REPLAY_PAGE = 500
+const GAP_PAGE = 500
 /** Far longer than an upgrade takes from its token check to its join. */
 const REVOKED_MEMORY_MS = 60_000
 const typingFrame = (user: UserBody) => JSON.stringify({ type: 'typing', user })
@@ -72,9 +77,26 @@ export class ChatHub {
     }
   }
 
-  /** Open sockets of a user on this instance. */
+  /** Open sockets of a user on this instance, upgrades admitted but not yet open included. */
   socketsOf (userId: number): number {
     return this.socketsByUser.get(userId) ?? 0
+  }
+
+  /**
+   * Counts a socket of the user before its upgrade, so that concurrent handshakes cannot pass the limit together;
+   * false when the user is at the limit. An admission is given back with `release`, or by the session's `leave`.
+   */
+  admit (userId: number): boolean {
+    const count = this.socketsOf(userId)
+    if (count >= this.options.maxSocketsPerUser) return false
+    this.socketsByUser.set(userId, count + 1)
+    return true
+  }
+
+  release (userId: number): void {
+    const count = this.socketsOf(userId)
+    if (count <= 1) this.socketsByUser.delete(userId)
+    else this.socketsByUser.set(userId, count - 1)
   }
 
   /** Whether the session may send one more message now (per user and room); 0 when it may, else seconds to wait. */
@@ -95,6 +117,7 @@ export class ChatHub {
    */
   async join (session: ChatSession, lastSeq: number | undefined): Promise<void> {
     const { roomId, roomName, tokenId } = session.context
+    session.counted = true
     // Found by its token from the start: a logout while the room is being set up closes it too. One that came
     // between the upgrade's token check and now is remembered for a while.
     if (this.revoked.has(tokenId)) return session.close(CloseCode.tokenRevoked, 'token revoked')
@@ -109,25 +132,38 @@ export class ChatHub {
     session.fromSeq = Math.min(lastSeq ?? room.delivered, room.delivered)
     session.sentSeq = session.fromSeq
     room.sessions.add(session)
-    this.socketsByUser.set(session.context.user.id, this.socketsOf(session.context.user.id) + 1)
-    // Counted before the socket is served (its frames wait for the join): once it answers, its user is online.
-    // The replay starts first, in this tick, so that no live frame can overtake the stored ones.
-    const counted = this.presence(session, 1)
-    if (lastSeq !== undefined) await session.replay(() => this.replay(session))
-    await counted
+    // Live frames wait from here (the replay's hold), so that none overtakes the stored ones or the check below.
+    await session.replay(async () => {
+      // Membership was checked before the upgrade. A removal (or the room's deletion) committed since is found
+      // now; one committed later has its close event reach the room, where this session is from now on.
+      const { status, lastSeq: stored } = await this.options.store.membership(roomId, session.context.user.id)
+      if (status !== 'member') {
+        return status === 'room_gone'
+          ? session.close(CloseCode.roomDeleted, 'room deleted')
+          : session.close(CloseCode.removed, 'removed from the room')
+      }
+      if (!session.open) return
+      // A client ahead of this instance's stream (which lags the database after an outage) has the messages up
+      // to `lastSeq` already: none of them is sent again. One beyond the room's last message gets the next.
+      if (lastSeq !== undefined && lastSeq > session.sentSeq) session.fromSeq = session.sentSeq = Math.min(lastSeq, stored)
+      // Counted before the socket is served (its frames wait for the join): once it answers, its user is online.
+      session.present = true
+      const counted = this.presence(session, 1)
+      if (lastSeq !== undefined) await this.replay(session)
+      await counted
+    })
   }
 
   leave (session: ChatSession): void {
     const { roomId, tokenId } = session.context
+    if (session.counted) this.release(session.context.user.id)
+    session.counted = false
     const sessions = this.byToken.get(tokenId)
     sessions?.delete(session)
     if (sessions?.size === 0) this.byToken.delete(tokenId)
     const room = this.rooms.get(roomId)
     if (room === undefined || !room.sessions.delete(session)) return
-    const userId = session.context.user.id
-    if (this.socketsOf(userId) <= 1) this.socketsByUser.delete(userId)
-    else this.socketsByUser.set(userId, this.socketsOf(userId) - 1)
-    void this.presence(session, -1)
+    if (session.present) void this.presence(session, -1)
     if (room.sessions.size > 0) return
     this.rooms.delete(roomId)
     const { broker, log } = this.options
@@ -210,21 +246,23 @@ export class ChatHub {
 
   private async replay (session: ChatSession): Promise<void> {
     const { roomId, roomName } = session.context
+    const size = session.replayPageSize
     for (;;) {
-      const page = await this.options.store.after(roomId, roomName, session.sentSeq, REPLAY_PAGE)
+      const page = await this.options.store.after(roomId, roomName, session.sentSeq, size)
       await session.sendPage(page.map((message) => ({ seq: message.seq, frame: messageFrame(message) })))
-      if (page.length < REPLAY_PAGE || !session.open) return
+      if (page.length < size || !session.open) return
     }
   }
 
   private onRoomEvent (roomId: number, event: RoomEvent): void {
     const room = this.rooms.get(roomId)
-    if (room === undefined) return
+    // Shutting down: every socket is being closed, and the database is about to be.
+    if (room === undefined || this.closing !== undefined) return
     switch (event.type) {
       case 'message':
         room.queue = room.queue
           .then(() => this.deliverMessage(roomId, room, event.seq, event.frame))
-          .catch((error: unknown) => this.options.log.error({ err: error, roomId }, 'message delivery failed'))
+          .catch((error: unknown) => this.deliveryFailed(error, roomId))
         return
       case 'ephemeral':
         for (const session of room.sessions) {
@@ -249,7 +287,7 @@ export class ChatHub {
   private async catchUp (roomId: number, room: RoomState, target: number): Promise<void> {
     while (room.delivered < target) {
       const page = await this.options.store.after(roomId, room.name, room.delivered,
-        Math.min(REPLAY_PAGE, target - room.delivered))
+        Math.min(GAP_PAGE, target - room.delivered))
       for (const message of page) this.fanOut(room, message.seq, messageFrame(message))
       if (page.length === 0) return
     }
@@ -267,11 +305,21 @@ export class ChatHub {
         if (room === undefined || lastSeq <= room.delivered) continue
         room.queue = room.queue
           .then(() => this.catchUp(id, room, lastSeq))
-          .catch((error: unknown) => this.options.log.warn({ err: error, roomId: id }, 'gap repair failed'))
+          .catch((error: unknown) => this.deliveryFailed(error, id))
       }
     } catch (error) {
       this.options.log.warn({ err: error }, 'gap check failed')
     }
+  }
+
+  /**
+   * The next event or gap check repairs what was not delivered. A database outage is reported by /readyz and by
+   * the failed sends; here it is a warning, and nothing during shutdown.
+   */
+  private deliveryFailed (error: unknown, roomId: number): void {
+    if (this.closing !== undefined) return
+    if (isDatabaseUnavailable(error)) this.options.log.warn({ err: error, roomId }, 'message delivery waits for the database')
+    else this.options.log.error({ err: error, roomId }, 'message delivery failed')
   }
 
   private fanOut (room: RoomState, seq: number, frame: string): void {
@@ -300,6 +348,11 @@ export class ChatHub {
       for (const session of room.sessions) {
         if (session.missedPings >= 2) {
           session.close(CloseCode.tooSlow, 'missed heartbeats')
+          continue
+        }
+        // Answering pings is not enough: a socket whose waiting bytes have not moved for a whole interval is dead.
+        if (session.stalled()) {
+          session.close(CloseCode.tooSlow, 'not reading')
           continue
         }
         session.missedPings++

@@ -27,17 +27,27 @@ export const CloseCode = {
  * the replay runs, live frames wait in `pending`.
  */
 const TEXT = { binary: false }
+/** A message frame's size at most: 4,000 UTF-16 units, each at most 6 bytes as JSON (`\\u0001`), and the fields. */
+const MAX_MESSAGE_FRAME = 25 * 1024
+const MAX_REPLAY_PAGE = 500
 
 export class ChatSession {
   /** Messages in (fromSeq, sentSeq] have been sent on this socket. */
   fromSeq = 0
   sentSeq = 0
   missedPings = 0
+  /** Whether this socket counts against its user's socket limit (from its admission until it leaves). */
+  counted = false
+  /** Whether this socket has been counted in its user's presence in the room. */
+  present = false
+  /** Bytes handed to the kernel as of the last heartbeat, while some were waiting: a socket that stops reading. */
+  flushedAtBeat = -1
   /** The send rate limit is per user per room: the key of this socket's token bucket, built once. */
   readonly bucketKey: string
   private replaying = false
   /** Only while a replay runs: most sessions never need it. */
   private pending: Array<{ seq: number, frame: WireFrame }> | undefined
+  private pendingBytes = 0
 
   constructor (
     readonly socket: WebSocket,
@@ -49,10 +59,41 @@ export class ChatSession {
 
   get open (): boolean { return this.socket.readyState === this.socket.OPEN }
 
+  /**
+   * Messages per replay page: a page is read only once the last one has left the process, and a page of the
+   * largest messages stays within the buffer bound, so a replay holds at most about `bufferLimit` in memory.
+   */
+  get replayPageSize (): number {
+    return Math.max(16, Math.min(MAX_REPLAY_PAGE, Math.floor(this.bufferLimit / MAX_MESSAGE_FRAME)))
+  }
+
+  /**
+   * Called at each heartbeat: true when bytes have been waiting to be written since the last one and none of
+   * them has reached the kernel meanwhile. A client that stops reading but still answers pings is found so.
+   */
+  stalled (): boolean {
+    const tcp = (this.socket as unknown as { _socket?: { bytesWritten: number, writableLength: number } })._socket
+    if (tcp === undefined || tcp.writableLength === 0) {
+      this.flushedAtBeat = -1
+      return false
+    }
+    const flushed = tcp.bytesWritten - tcp.writableLength
+    const stuck = flushed === this.flushedAtBeat
+    this.flushedAtBeat = flushed
+    return stuck
+  }
+
   /** A message frame, in seq order; ignored when already sent, held back while the replay runs. */
   deliver (seq: number, frame: WireFrame): void {
     if (seq <= this.sentSeq) return
     if (this.replaying) {
+      // Held back frames count against the bound too: a client that stops reading mid-replay is closed.
+      this.pendingBytes += frame.bytes.length
+      if (this.pendingBytes + this.socket.bufferedAmount > this.bufferLimit) {
+        this.pending = undefined
+        this.close(CloseCode.tooSlow, 'send buffer full')
+        return
+      }
       (this.pending ??= []).push({ seq, frame })
       return
     }
@@ -85,6 +126,7 @@ export class ChatSession {
       this.replaying = false
       const pending = this.pending ?? []
       this.pending = undefined
+      this.pendingBytes = 0
       for (const { seq, frame } of pending) this.deliver(seq, frame)
     }
   }

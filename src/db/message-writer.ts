@@ -32,6 +32,7 @@ interface Pending {
   reject: (error: unknown) => void
 }
 
+/** Deadlocks between instances: a few tries. */
 const MAX_ATTEMPTS = 3
 const idempotencyKey = (r: SendRequest) => `${r.roomId}:${r.sender.id}:${r.clientId}`
 
@@ -88,8 +89,12 @@ export class MessageWriter {
         })
         return
       } catch (error) {
-        // A concurrent writer stored the same client_id, or a deadlock between instances: run the batch again.
-        if (attempt < MAX_ATTEMPTS && (isUniqueViolation(error) || isRetryable(error))) continue
+        // A concurrent writer stored the same client_id (a client resending on another instance): run the batch
+        // again, and the rerun finds it stored. Each collision is with a row committed meanwhile, so this ends;
+        // a batch of n can collide at most n times with retries of its own sends.
+        if (isUniqueViolation(error) && attempt <= batch.length + MAX_ATTEMPTS) continue
+        // A deadlock between instances.
+        if (attempt < MAX_ATTEMPTS && isRetryable(error)) continue
         for (const pending of batch) pending.reject(error)
         return
       }

@@ -2,7 +2,9 @@
 const UNAVAILABLE_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE', 'EAI_AGAIN',
   'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT',
-  '57P01', '57P02', '57P03', '53300'
+  '57P01', '57P02', '57P03', '53300',
+  // statement_timeout: the database is too slow to answer now
+  '57014'
 ])
 
 /** The error and its causes (drizzle wraps the driver's error in `cause`). */

@@ -8,6 +8,13 @@ import { HttpError } from '../../../../src/lib/http-error.js'
 import { RoomName } from '../../../../src/schemas/common.js'
 import { errors } from '../../../../src/schemas/errors.js'
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Gives back the socket admission of an upgrade that was never served. */
+    releaseAdmission?: () => void
+  }
+}
+
 const chatSocket: FastifyPluginAsyncTypebox = async (fastify) => {
   const { chatHub, messagesRepository, config } = fastify
   // Shared by every socket of the route: nothing of the upgrade request stays with a socket (see releaseUpgrade).
@@ -39,16 +46,25 @@ const chatSocket: FastifyPluginAsyncTypebox = async (fastify) => {
     // Membership is checked here, before the upgrade, so a refusal is an HTTP status with the JSON error body.
     preHandler: async (request, reply) => {
       requireMember(request)
-      if (chatHub.socketsOf(request.user.id) >= config.MAX_SOCKETS_PER_USER) {
+      // A plain GET is answered 400 by the handler below, and holds no socket.
+      if (!request.ws) return
+      // Counted now, before the upgrade: handshakes in flight at once cannot pass the limit together.
+      if (!chatHub.admit(request.user.id)) {
         // Every 429 says when to retry: by then heartbeats have closed any of the user's sockets that are dead.
         reply.header('retry-after', Math.ceil((2 * config.HEARTBEAT_INTERVAL_MS) / 1000))
         throw new HttpError(429, 'throttled', `At most ${config.MAX_SOCKETS_PER_USER} open sockets per user.`)
       }
+      // Given back if the connection ends before the socket is served (then its session gives it back).
+      const userId = request.user.id
+      const release = () => chatHub.release(userId)
+      request.raw.socket.once('close', release)
+      request.releaseAdmission = release
     },
     handler: async () => {
       throw new HttpError(400, 'validation_error', 'This is a WebSocket endpoint: send an upgrade request.')
     },
     wsHandler: (socket, request) => {
+      request.raw.socket.removeListener('close', request.releaseAdmission!)
       releaseUpgrade(socket, request)
       const { room, user, tokenId } = request
       serveConnection(socket, { user: toUser(user), tokenId, roomId: room.id, roomName: room.name }, request.query.last_seq, deps)
