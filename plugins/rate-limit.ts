@@ -1,6 +1,7 @@
 import rateLimit from '@fastify/rate-limit'
-import type { FastifyRequest, onRequestHookHandler } from 'fastify'
+import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
+import { createMemoryCounter, createRedisCounter } from '../src/lib/failure-counter.js'
 import { HttpError } from '../src/lib/http-error.js'
 
 declare module 'fastify' {
@@ -9,8 +10,14 @@ declare module 'fastify' {
     limits: {
       /** register and login, per client IP */
       authPerIp: onRequestHookHandler
-      /** login, per username (a preHandler: it needs the body) */
+      /** login, per username: refuses before the password is checked (a preHandler: it needs the body) */
       loginPerUsername: onRequestHookHandler
+      /** counts a failed login against its username and the client IP's failures on that username */
+      loginFailed: (request: FastifyRequest) => Promise<void>
+      /** token checks, per client IP: refuses an address whose tokens keep failing, before the lookup */
+      authFailuresPerIp: (request: FastifyRequest, reply?: FastifyReply) => Promise<void>
+      /** counts a refused token against the client IP */
+      authFailed: (request: FastifyRequest) => Promise<void>
       /** authenticated REST, per token (after `authenticate`) */
       restPerToken: onRequestHookHandler
     }
@@ -18,16 +25,27 @@ declare module 'fastify' {
 }
 
 const MINUTE = 60_000
+// Past this many times the per-username limit of failures, a username's logins are refused from every address.
+const LOGIN_HARD_CAP = 10
 const throttled = (seconds: number) =>
   new HttpError(429, 'throttled', `Request was throttled. Expected available in ${seconds} seconds.`)
+
+function refuse (reply: FastifyReply | undefined, seconds: number): never {
+  reply?.header('retry-after', seconds)
+  throw throttled(seconds)
+}
+
+const loginName = (request: FastifyRequest) =>
+  String((request.body as { username?: unknown } | undefined)?.username ?? '').toLowerCase()
 
 /** Rate limits through @fastify/rate-limit, stored in Redis when there is one so every instance shares them. */
 export default fp(async function limits (fastify) {
   const { config } = fastify
+  const redis = fastify.hasDecorator('redis') ? fastify.redis : undefined
   await fastify.register(rateLimit, {
     global: false,
     // With Redis, limits hold across instances; when Redis is down, requests are let through rather than refused.
-    ...(fastify.hasDecorator('redis') ? { redis: fastify.redis, skipOnError: true, nameSpace: `${config.REDIS_PREFIX}rl:` } : {})
+    ...(redis !== undefined ? { redis, skipOnError: true, nameSpace: `${config.REDIS_PREFIX}rl:` } : {})
   })
   // Each limit is checked by its own hook: the hooks of `fastify.rateLimit()` share one per-request "already ran"
   // flag, so on login the per-username limit, after the per-IP one, was never counted.
@@ -36,15 +54,48 @@ export default fp(async function limits (fastify) {
     return async function rateLimited (request, reply) {
       const result = await check(request)
       if (result.isAllowed || !result.isExceeded) return
-      reply.header('retry-after', result.ttlInSeconds)
-      throw throttled(result.ttlInSeconds)
+      refuse(reply, result.ttlInSeconds)
     }
+  }
+
+  // Failures are read before an attempt and counted after it fails, which a rate limiter cannot do.
+  const failures = redis !== undefined
+    ? createRedisCounter(redis, `${config.REDIS_PREFIX}fail:`, MINUTE)
+    : createMemoryCounter(MINUTE)
+  fastify.addHook('onClose', async () => { failures.close() })
+
+  const loginLimit = config.RATE_LIMIT_LOGIN_PER_USERNAME
+  /**
+   * Only failed logins count against a username, and once they reach the limit only the addresses they came from
+   * are refused: an attacker cannot lock the owner out by failing on purpose, and every address that guesses wrong
+   * is out for the rest of the minute, right password or not (a refusal tells nothing about the password). Past
+   * LOGIN_HARD_CAP times the limit, a minute's guessing from that many addresses, every address is refused.
+   */
+  async function loginPerUsername (request: FastifyRequest, reply: FastifyReply) {
+    const name = loginName(request)
+    const user = await failures.peek(`login:${name}`)
+    if (user.count < loginLimit) return
+    if (user.count >= loginLimit * LOGIN_HARD_CAP) refuse(reply, user.retryAfter)
+    const fromHere = await failures.peek(`login:${name}:${request.ip}`)
+    if (fromHere.count > 0) refuse(reply, fromHere.retryAfter)
+  }
+  async function loginFailed (request: FastifyRequest) {
+    const name = loginName(request)
+    await Promise.all([failures.add(`login:${name}`), failures.add(`login:${name}:${request.ip}`)])
+  }
+
+  const tokenLimit = config.RATE_LIMIT_AUTH_FAILURES_PER_IP
+  async function authFailuresPerIp (request: FastifyRequest, reply?: FastifyReply) {
+    const fromHere = await failures.peek(`token:${request.ip}`)
+    if (fromHere.count >= tokenLimit) refuse(reply, fromHere.retryAfter)
   }
 
   fastify.decorate('limits', {
     authPerIp: limit('auth-ip', config.RATE_LIMIT_AUTH_PER_IP, (request) => request.ip),
-    loginPerUsername: limit('login-user', config.RATE_LIMIT_LOGIN_PER_USERNAME, (request) =>
-      String((request.body as { username?: unknown } | undefined)?.username ?? '').toLowerCase()),
+    loginPerUsername,
+    loginFailed,
+    authFailuresPerIp,
+    authFailed: async (request: FastifyRequest) => { await failures.add(`token:${request.ip}`) },
     restPerToken: limit('token', config.RATE_LIMIT_REST_PER_TOKEN, (request) => String(request.tokenId))
   })
 }, { name: 'rate-limit', dependencies: ['config', 'broker'] })
