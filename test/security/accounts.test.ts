@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto'
+import { count, eq } from 'drizzle-orm'
 import t, { type Test } from 'tap'
+import { users } from '../../src/db/schema/index.js'
 import { isError } from '../helpers/assertions.js'
 import { api, createRoom, openSocket, refusal, uniqueName, type ApiResponse } from '../helpers/client.js'
 import { startServer } from '../helpers/server.js'
@@ -107,4 +109,43 @@ t.test('refused tokens on the socket handshake count too, and the refusal is an 
   const socket = await openSocket(server.wsUrl, room.name, { token: account.token, headers: from(address()) })
   t.teardown(() => socket.close())
   t.pass('another address opens the socket')
+})
+
+const storedUsers = async (username: string) =>
+  (await server.app.database.db.select({ n: count() }).from(users).where(eq(users.username, username)))[0]!.n
+
+t.test('register refuses guessable passwords with 400 validation_error on /password, and stores nothing', async (t) => {
+  const name = () => uniqueName('weak')
+  const cases: Array<[string, (username: string) => string]> = [
+    ['only spaces', () => ' '.repeat(8)],
+    ['only whitespace of several kinds', () => ' \t\n \u00a0\u3000  '],
+    ['password', () => 'password'],
+    ['12345678', () => '12345678'],
+    ['the most common in capitals', () => 'PassWord1'],
+    ['a common one padded with spaces', () => '  iloveyou  '],
+    ['one letter repeated', () => 'xxxxxxxx'],
+    ['the username', (username) => username],
+    ['the username in capitals', (username) => username.toUpperCase()],
+    ['the username with a few characters added', (username) => `${username}2024!`],
+    ['the username twice', (username) => `${username}${username}`]
+  ]
+  for (const [what, make] of cases) {
+    const username = name()
+    const response = await api(server.url, 'POST', '/api/auth/register/', {
+      body: { username, password: make(username) }, headers: from(address())
+    })
+    isError(t, response, 400, 'validation_error', what)
+    t.same(response.body.errors?.map((e: { field: string }) => e.field), ['/password'], `${what}: the field is /password`)
+    t.equal(await storedUsers(username), 0, `${what}: no user stored`)
+  }
+})
+
+t.test('register accepts passwords that are long enough and not guessable, the username inside one included', async (t) => {
+  for (const make of [() => password, (username: string) => `${username} likes green tea`, () => ' padded but fine ']) {
+    const username = uniqueName('strong')
+    const secret = make(username)
+    const response = await signUp(username, secret)
+    t.equal(response.status, 201, `${JSON.stringify(secret.replace(username, '<username>'))} accepted`)
+    t.equal((await logIn(address(), username, secret)).status, 200, 'and logs in')
+  }
 })
