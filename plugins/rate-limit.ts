@@ -1,7 +1,7 @@
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
-import { createMemoryCounter, createRedisCounter } from '../src/lib/failure-counter.js'
+import { createMemoryCounter, createRedisCounter, type WindowCount } from '../src/lib/failure-counter.js'
 import { HttpError } from '../src/lib/http-error.js'
 
 declare module 'fastify' {
@@ -10,10 +10,10 @@ declare module 'fastify' {
     limits: {
       /** register and login, per client IP */
       authPerIp: onRequestHookHandler
-      /** login, per username: refuses before the password is checked (a preHandler: it needs the body) */
+      /** login, per username: counts the attempt as failed, or refuses it (a preHandler: it needs the body) */
       loginPerUsername: onRequestHookHandler
-      /** counts a failed login against its username and the client IP's failures on that username */
-      loginFailed: (request: FastifyRequest) => Promise<void>
+      /** takes back the count of a login that succeeded */
+      loginSucceeded: (request: FastifyRequest) => Promise<void>
       /** token checks, per client IP: refuses an address whose tokens keep failing, before the lookup */
       authFailuresPerIp: (request: FastifyRequest, reply?: FastifyReply) => Promise<void>
       /** counts a refused token against the client IP */
@@ -58,30 +58,33 @@ export default fp(async function limits (fastify) {
     }
   }
 
-  // Failures are read before an attempt and counted after it fails, which a rate limiter cannot do.
+  // Failures are read without being counted, or counted and taken back, which a rate limiter cannot do.
   const failures = redis !== undefined
     ? createRedisCounter(redis, `${config.REDIS_PREFIX}fail:`, MINUTE)
     : createMemoryCounter(MINUTE)
   fastify.addHook('onClose', async () => { failures.close() })
 
   const loginLimit = config.RATE_LIMIT_LOGIN_PER_USERNAME
+  const loginKeys = (request: FastifyRequest) => [`login:${loginName(request)}`, `login:${loginName(request)}:${request.ip}`]
   /**
    * Only failed logins count against a username, and once they reach the limit only the addresses they came from
    * are refused: an attacker cannot lock the owner out by failing on purpose, and every address that guesses wrong
    * is out for the rest of the minute, right password or not (a refusal tells nothing about the password). Past
    * LOGIN_HARD_CAP times the limit, a minute's guessing from that many addresses, every address is refused.
+   * An attempt counts as a failure from the start, so concurrent guesses cannot all pass before one is counted;
+   * a success, or a refusal here, takes it back.
    */
   async function loginPerUsername (request: FastifyRequest, reply: FastifyReply) {
-    const name = loginName(request)
-    const user = await failures.peek(`login:${name}`)
-    if (user.count < loginLimit) return
-    if (user.count >= loginLimit * LOGIN_HARD_CAP) refuse(reply, user.retryAfter)
-    const fromHere = await failures.peek(`login:${name}:${request.ip}`)
-    if (fromHere.count > 0) refuse(reply, fromHere.retryAfter)
+    const [user, fromHere] = await Promise.all(loginKeys(request).map((key) => failures.add(key))) as [WindowCount, WindowCount]
+    const refused = user.count > loginLimit * LOGIN_HARD_CAP
+      ? user
+      : user.count > loginLimit && fromHere.count > 1 ? fromHere : undefined
+    if (refused === undefined) return
+    await takeBack(request)
+    refuse(reply, refused.retryAfter)
   }
-  async function loginFailed (request: FastifyRequest) {
-    const name = loginName(request)
-    await Promise.all([failures.add(`login:${name}`), failures.add(`login:${name}:${request.ip}`)])
+  async function takeBack (request: FastifyRequest) {
+    await Promise.all(loginKeys(request).map((key) => failures.refund(key)))
   }
 
   const tokenLimit = config.RATE_LIMIT_AUTH_FAILURES_PER_IP
@@ -93,7 +96,7 @@ export default fp(async function limits (fastify) {
   fastify.decorate('limits', {
     authPerIp: limit('auth-ip', config.RATE_LIMIT_AUTH_PER_IP, (request) => request.ip),
     loginPerUsername,
-    loginFailed,
+    loginSucceeded: takeBack,
     authFailuresPerIp,
     authFailed: async (request: FastifyRequest) => { await failures.add(`token:${request.ip}`) },
     restPerToken: limit('token', config.RATE_LIMIT_REST_PER_TOKEN, (request) => String(request.tokenId))

@@ -50,6 +50,15 @@ t.test('failing logins on purpose does not lock the owner out; the guessing addr
   isThrottled(t, await logIn(another, name), 'and, once it guessed wrong, refused too')
 })
 
+t.test('concurrent guesses from one address cannot all slip in before the first is counted', async (t) => {
+  const name: string = (await signUp()).body.user.username
+  const ip = address()
+  const guesses = await Promise.all(Array.from({ length: 10 }, (_, i) => logIn(ip, name, `wrong guess ${i}`)))
+  const statuses = guesses.map((r) => r.status).sort()
+  t.same(statuses, [401, 401, ...Array(8).fill(429)], 'two are heard, eight refused')
+  t.equal((await logIn(address(), name)).status, 200, 'the owner, elsewhere, logs in')
+})
+
 t.test('below the per-username limit, a wrong password is no reason to refuse the right one', async (t) => {
   const name: string = (await signUp()).body.user.username
   const ip = address()

@@ -44,10 +44,9 @@ const auth: FastifyPluginAsyncTypebox = async (fastify) => {
     const user = await usersRepository.findByUsername(username)
     // An unknown username costs as much as a wrong password, so timing does not tell which usernames exist.
     const valid = await verifyPassword(password, user?.passwordHash ?? await dummyHash)
-    if (user === undefined || !valid) {
-      await limits.loginFailed(request)
-      throw authenticationFailed('Unable to log in with the provided credentials.')
-    }
+    if (user === undefined || !valid) throw authenticationFailed('Unable to log in with the provided credentials.')
+    // The attempt was counted as a failure against the username (see `limits.loginPerUsername`).
+    await limits.loginSucceeded(request)
     return { token: await usersRepository.issueToken(user.id), user: toUser(user) }
   })
 
