@@ -3,15 +3,18 @@ import { HttpError } from './http-error.js'
 
 // A password that holds the username must have at least this many characters besides it (the length rule's 8).
 const OTHER_CHARACTERS = 8
+const INVISIBLE = /[\p{Cc}\p{Cf}]/gu
+const BLANK = /[\p{White_Space}]/gu
 
 /**
  * Why a new password is too easy to guess, or undefined. Lengths are the schema's; this refuses what a guesser tries
  * first: nothing but whitespace, the username (in any case, or with a few characters added), and the most common
- * passwords, compared as they are hashed (NFKC) without surrounding whitespace and case.
+ * passwords, compared as they are hashed (NFKC) without invisible characters, surrounding whitespace and case.
  */
 export function passwordWeakness (password: string, username: string): string | undefined {
-  const folded = password.normalize('NFKC').trim().toLowerCase()
-  if (folded === '') return 'must not be only whitespace'
+  // Invisible characters (zero-width spaces, joiners, controls) are no more a secret than spaces are.
+  const folded = password.normalize('NFKC').replace(INVISIBLE, '').trim().toLowerCase()
+  if (folded.replace(BLANK, '') === '') return 'must not be only whitespace'
   const name = username.toLowerCase()
   if (folded === name) return 'must not be the username'
   if (folded.includes(name) && [...folded.replaceAll(name, '')].length < OTHER_CHARACTERS) {

@@ -20,8 +20,9 @@ export const Username = Type.String({ minLength: 3, maxLength: 150, pattern: '^[
 export const Password = Type.String({
   minLength: 8,
   maxLength: 128,
-  description: '8..128 characters; not only whitespace, not the username (nor it with under 8 other characters), ' +
-    'not one of the 1,000 most common passwords (case and surrounding whitespace aside)'
+  description: '8..128 characters; not only whitespace or invisible characters, not the username (nor it with under 8 ' +
+    'other characters), not one of the 1,000 most common passwords (case, invisible characters and surrounding ' +
+    'whitespace aside)'
 })
 
 export const RoomParams = Type.Object({ room_name: RoomName }, { additionalProperties: false })

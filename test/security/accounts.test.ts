@@ -128,6 +128,8 @@ t.test('register refuses guessable passwords with 400 validation_error on /passw
   const cases: Array<[string, (username: string) => string]> = [
     ['only spaces', () => ' '.repeat(8)],
     ['only whitespace of several kinds', () => ' \t\n \u00a0\u3000  '],
+    ['only invisible characters', () => '\u200b\u200c\u200d\u2060\ufeff\u200b\u200b\u200b'],
+    ['a common one with zero-width spaces in it', () => 'pass\u200bword\u200b'],
     ['password', () => 'password'],
     ['12345678', () => '12345678'],
     ['the most common in capitals', () => 'PassWord1'],
