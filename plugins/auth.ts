@@ -1,5 +1,5 @@
 import { TypeCompiler } from '@sinclair/typebox/compiler'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { authenticationFailed, notAuthenticated } from '../src/lib/http-error.js'
 import { isWellFormedToken, tokenFromAuthorization } from '../src/lib/tokens.js'
@@ -8,8 +8,8 @@ import type { Authenticated, UserRow } from './users-repository.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** An onRequest/preValidation hook: sets `request.user` and `request.tokenId`, or answers 401. */
-    authenticate: (request: FastifyRequest) => Promise<void>
+    /** An onRequest/preValidation hook: sets `request.user` and `request.tokenId`, or answers 401 (429: see limits). */
+    authenticate: (request: FastifyRequest, reply?: FastifyReply) => Promise<void>
   }
   interface FastifyRequest {
     user: UserRow
@@ -43,14 +43,15 @@ function requestToken (request: FastifyRequest): string | undefined {
 }
 
 export default fp(async function auth (fastify) {
-  const { usersRepository } = fastify
+  const { usersRepository, limits } = fastify
   fastify.decorateRequest('user', null as unknown as UserRow)
   fastify.decorateRequest('tokenId', 0)
   fastify.decorateRequest('roomLookup', undefined)
 
-  fastify.decorate('authenticate', async function authenticate (request: FastifyRequest) {
+  fastify.decorate('authenticate', async function authenticate (request: FastifyRequest, reply?: FastifyReply) {
     const token = requestToken(request)
     if (token === undefined) throw notAuthenticated()
+    await limits.authFailuresPerIp(request, reply)
     // Under a room name, the room comes in the same query; `loadRoom` decides what the caller may know of it.
     // Only a name the route's validation will accept is looked up: the others are refused with a 400 after this
     // hook, as before, and never reach the database (a NUL byte there would be a server error).
@@ -59,9 +60,12 @@ export default fp(async function auth (fastify) {
     const found = isWellFormedToken(token)
       ? await usersRepository.authenticate(token, roomNameCheck.Check(roomName) ? roomName : undefined)
       : undefined
-    if (found === undefined) throw authenticationFailed()
+    if (found === undefined) {
+      await limits.authFailed(request)
+      throw authenticationFailed()
+    }
     request.user = found.user
     request.tokenId = found.tokenId
     request.roomLookup = found.inRoom
   })
-}, { name: 'auth', dependencies: ['users-repository'] })
+}, { name: 'auth', dependencies: ['users-repository', 'rate-limit'] })

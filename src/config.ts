@@ -37,8 +37,13 @@ export const ConfigSchema = Type.Object({
   // Rate limits (429 `throttled` with Retry-After; kept in Redis when REDIS_URL is set, so they hold across instances).
   /** Register and login requests per client IP per minute (credential stuffing, sign-up floods). */
   RATE_LIMIT_AUTH_PER_IP: Type.Integer({ minimum: 1, default: 300 }),
-  /** Login attempts per username per minute, from any IP (password guessing on one account). */
+  /**
+   * Failed logins per username per minute, from any IP (password guessing on one account). Past it, the addresses
+   * that failed are refused and the others still heard, so the owner is not locked out; past ten times it, all are.
+   */
   RATE_LIMIT_LOGIN_PER_USERNAME: Type.Integer({ minimum: 1, default: 30 }),
+  /** Refused tokens per client IP per minute; past it, that address's token checks answer 429 before any lookup. */
+  RATE_LIMIT_AUTH_FAILURES_PER_IP: Type.Integer({ minimum: 1, default: 300 }),
   /** Authenticated REST requests per token per minute (scrapers). */
   RATE_LIMIT_REST_PER_TOKEN: Type.Integer({ minimum: 1, default: 6000 }),
   /** Socket messages per user per room: a token bucket refilled at this rate per second... */

@@ -17,7 +17,13 @@ export const Timestamp = Type.String({ format: 'date-time', examples: ['2025-02-
 /** Room names follow the rule Django Channels puts on group names. */
 export const RoomName = Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9_.-]+$' })
 export const Username = Type.String({ minLength: 3, maxLength: 150, pattern: '^[A-Za-z0-9@.+_-]+$' })
-export const Password = Type.String({ minLength: 8, maxLength: 128 })
+export const Password = Type.String({
+  minLength: 8,
+  maxLength: 128,
+  description: '8..128 characters; not only whitespace or invisible characters, not the username (nor it with under 8 ' +
+    'other characters), not one of the 1,000 most common passwords (case, invisible characters and surrounding ' +
+    'whitespace aside)'
+})
 
 export const RoomParams = Type.Object({ room_name: RoomName }, { additionalProperties: false })
 

@@ -19,6 +19,7 @@ const RATE_LIMITS = {
   TRUST_PROXY: 'true',
   RATE_LIMIT_AUTH_PER_IP: '3',
   RATE_LIMIT_LOGIN_PER_USERNAME: '2',
+  RATE_LIMIT_AUTH_FAILURES_PER_IP: '3',
   RATE_LIMIT_REST_PER_TOKEN: '5'
 }
 const SOCKET_LIMITS = {
@@ -70,8 +71,8 @@ function handshakeRefusal (wsUrl: string, room: string, token: string) {
 t.test('the README lists every limit, with the default the server applies', async (t) => {
   const readme = readFileSync(joinPath(rootDir, 'README.md'), 'utf8')
   const defaults = loadConfig({}) as Record<string, unknown>
-  const limits = ['BODY_LIMIT', 'RATE_LIMIT_AUTH_PER_IP', 'RATE_LIMIT_LOGIN_PER_USERNAME', 'RATE_LIMIT_REST_PER_TOKEN',
-    'MESSAGE_RATE_PER_SECOND', 'MESSAGE_BURST', 'MAX_SOCKETS_PER_USER']
+  const limits = ['BODY_LIMIT', 'RATE_LIMIT_AUTH_PER_IP', 'RATE_LIMIT_LOGIN_PER_USERNAME', 'RATE_LIMIT_AUTH_FAILURES_PER_IP',
+    'RATE_LIMIT_REST_PER_TOKEN', 'MESSAGE_RATE_PER_SECOND', 'MESSAGE_BURST', 'MAX_SOCKETS_PER_USER']
   for (const name of limits) {
     // A row names one or two variables (`A` / `B`) and their defaults in the same order.
     const row = readme.split('\n').find((line) => line.startsWith('| `') && line.includes(`\`${name}\``))
@@ -98,13 +99,15 @@ t.test('register and login share a per-IP limit: the 4th from one IP is 429 with
   t.equal((await signUp(rated.url, address())).status, 201, 'another IP still registers')
 })
 
-t.test('login per username: the 3rd attempt is 429 from any IP, even with the right password; other names go on', async (t) => {
+t.test('login per username: after 2 failures from any IPs, those IPs are refused, even with the right password; others go on', async (t) => {
   const account = (await signUp(rated.url, address())).body
   const name: string = account.user.username
-  t.equal((await logIn(rated.url, address(), name, 'wrong password')).status, 401, '1st attempt: wrong password')
-  t.equal((await logIn(rated.url, address(), name, 'wrong password')).status, 401, '2nd attempt, another IP')
-  isThrottled(t, await logIn(rated.url, address(), name), '3rd attempt, right password, a third IP')
-  isThrottled(t, await logIn(rated.url, address(), name.toUpperCase()), 'the same name in capitals')
+  const [first, second] = [address(), address()]
+  t.equal((await logIn(rated.url, first, name, 'wrong password')).status, 401, '1st failure')
+  t.equal((await logIn(rated.url, second, name, 'wrong password')).status, 401, '2nd failure, another IP')
+  isThrottled(t, await logIn(rated.url, first, name), 'right password from the 1st IP')
+  isThrottled(t, await logIn(rated.url, second, name.toUpperCase()), 'the same name in capitals from the 2nd')
+  t.equal((await logIn(rated.url, address(), name)).status, 200, 'the right password from a third IP')
   const other = (await signUp(rated.url, address())).body
   t.equal((await logIn(rated.url, address(), other.user.username)).status, 200, 'another username logs in')
 })
@@ -259,10 +262,21 @@ t.test('with Redis, two instances on one database count REST limits together', a
     isThrottled(t, await signUp(b!.url, ip), '4th on B')
   })
 
-  await t.test('per username: two attempts over both, the 3rd is 429', async (t) => {
+  await t.test('per username: two failures over both, then the failing IP is 429 on either', async (t) => {
     const account = (await signUp(b!.url, address())).body
-    t.equal((await logIn(a!.url, address(), account.user.username, 'wrong password')).status, 401, '1st on A')
+    const ip = address()
+    t.equal((await logIn(a!.url, ip, account.user.username, 'wrong password')).status, 401, '1st on A')
     t.equal((await logIn(b!.url, address(), account.user.username, 'wrong password')).status, 401, '2nd on B')
-    isThrottled(t, await logIn(a!.url, address(), account.user.username), '3rd on A')
+    isThrottled(t, await logIn(b!.url, ip, account.user.username), 'the 1st IP, on B')
+  })
+
+  await t.test('refused tokens per IP: counted over both', async (t) => {
+    const ip = address()
+    const unknown = randomBytes(20).toString('hex')
+    for (const [i, instance] of [a, b, a].entries()) {
+      const response = await api(instance!.url, 'GET', '/api/auth/me/', { token: unknown, headers: from(ip) })
+      t.equal(response.status, 401, `unknown token ${i + 1}`)
+    }
+    isThrottled(t, await api(b!.url, 'GET', '/api/auth/me/', { token: unknown, headers: from(ip) }), '4th, on B')
   })
 })

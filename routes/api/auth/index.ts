@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox'
 import { toUser } from '../../../plugins/users-repository.js'
 import { authenticationFailed } from '../../../src/lib/http-error.js'
 import { dummyHash, hashPassword, verifyPassword } from '../../../src/lib/password.js'
+import { assertStrongPassword } from '../../../src/lib/password-policy.js'
 import { errors } from '../../../src/schemas/errors.js'
 import { LoginBody, RegisterBody, TokenResponse, UserRef } from '../../../src/schemas/users.js'
 
@@ -22,6 +23,7 @@ const auth: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     const { username, password, first_name: firstName, last_name: lastName, email } = request.body
+    assertStrongPassword(password, username)
     const user = await usersRepository.create({ username, passwordHash: await hashPassword(password), firstName, lastName, email })
     const token = await usersRepository.issueToken(user.id)
     return reply.code(201).send({ token, user: toUser(user) })
@@ -43,6 +45,8 @@ const auth: FastifyPluginAsyncTypebox = async (fastify) => {
     // An unknown username costs as much as a wrong password, so timing does not tell which usernames exist.
     const valid = await verifyPassword(password, user?.passwordHash ?? await dummyHash)
     if (user === undefined || !valid) throw authenticationFailed('Unable to log in with the provided credentials.')
+    // The attempt was counted as a failure against the username (see `limits.loginPerUsername`).
+    await limits.loginSucceeded(request)
     return { token: await usersRepository.issueToken(user.id), user: toUser(user) }
   })
 

@@ -606,6 +606,7 @@ export interface operations {
             content: {
                 "application/json": {
                     username: string;
+                    /** @description 8..128 characters; not only whitespace or invisible characters, not the username (nor it with under 8 other characters), not one of the 1,000 most common passwords (case, invisible characters and surrounding whitespace aside) */
                     password: string;
                     first_name?: string;
                     last_name?: string;
