@@ -71,7 +71,8 @@ t.test('PostgreSQL stops for a few seconds: every send is answered promptly, dur
   t.ok(deliveredAfter - backAt < 2 * ANSWER_BOUND_MS, 'sending works again within seconds of the return')
   // The stream of the room on each instance resumes: the listener gets every stored message once, in order.
   const stored = await history(b!.url, owner.token, room.name)
-  await listener.until(() => listener.messages().length >= stored.length, 2 * ANSWER_BOUND_MS, 'the listener catching up')
+  await listener.until(() => listener.messages().length >= stored.length, 2 * ANSWER_BOUND_MS,
+    `the listener catching up to ${stored.length} (has ${listener.messages().length}, closed ${listener.closeCode})`)
   assertComplete(t, listener.messages().map((m) => m.seq), stored.length, 'the listener')
   const storedIds = new Set(stored.map((m) => m.client_id))
   for (const s of senders) for (const id of s.acked) t.ok(storedIds.has(id), `acked ${id} is stored`)
