@@ -22,6 +22,7 @@ const chatSocket: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.route({
     method: 'GET',
     url: '/',
+    config: { socketToken: true },
     schema: {
       tags: ['socket'],
       security: [{ Token: [] }, { TokenQuery: [] }],
