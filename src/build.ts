@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
 import Fastify, { type FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -26,6 +28,14 @@ export const loggerOptions = (config: Config): FastifyServerOptions['logger'] =>
   formatters: { log: redactStrings }
 })
 
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/
+
+/** The client's X-Request-Id when it is 1..64 of `A-Z a-z 0-9 . _ -`, else a new UUID. */
+function requestId (request: IncomingMessage): string {
+  const given = request.headers['x-request-id']
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
+}
+
 /** The Fastify instance with the whole service registered; not listening yet. */
 export async function buildServer (config: Config, options: FastifyServerOptions = {}) {
   const server = Fastify({
@@ -33,7 +43,9 @@ export async function buildServer (config: Config, options: FastifyServerOptions
     trustProxy: config.TRUST_PROXY,
     bodyLimit: config.BODY_LIMIT,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
-    requestIdHeader: 'x-request-id',
+    // A client's X-Request-Id goes into every log line of its request: taken only when short and plain.
+    requestIdHeader: false,
+    genReqId: requestId,
     // Errors before routing, and HTTP too malformed to route, get the contract's error body as well.
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler,
