@@ -54,6 +54,8 @@ export const ConfigSchema = Type.Object({
   MESSAGE_BURST: Type.Integer({ minimum: 1, default: 1000 }),
   /** Open sockets per user on one instance; the next handshake gets 429. */
   MAX_SOCKETS_PER_USER: Type.Integer({ minimum: 1, default: 100 }),
+  /** When set, GET /metrics requires `Authorization: Bearer <METRICS_TOKEN>`; unset, it is public. */
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
   /** Allowed CORS origins, comma-separated (`*` for any); unset: no cross-origin browser access. */
   CORS_ORIGINS: Type.Optional(Type.String())
 })
