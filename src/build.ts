@@ -6,6 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import app from './app.js'
 import type { Config } from './config.js'
 import { clientErrorHandler, frameworkErrorHandler } from './error-handler.js'
+import { HttpError } from './lib/http-error.js'
 import { redactStrings, redactUrl } from './lib/redact.js'
 import { validatorCompiler } from './validation.js'
 
@@ -58,10 +59,19 @@ export async function buildServer (config: Config, options: FastifyServerOptions
   }).withTypeProvider<TypeBoxTypeProvider>()
   server.setValidatorCompiler(validatorCompiler)
   // An empty body with a JSON content type is no body, as for routes that take none (logout, join, leave).
+  // Bytes that are not UTF-8 are refused, not decoded to U+FFFD and stored.
   const parseJson = server.getDefaultJsonParser('error', 'error')
-  server.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (body === '') done(null, undefined)
-    else parseJson(request, body as string, done)
+  const utf8 = new TextDecoder('utf-8', { fatal: true })
+  server.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    let text: string
+    try {
+      text = utf8.decode(body as Buffer)
+    } catch {
+      done(new HttpError(400, 'validation_error', 'The body is not valid UTF-8.', [{ field: '/', message: 'must be UTF-8' }]), undefined)
+      return
+    }
+    if (text === '') done(null, undefined)
+    else parseJson(request, text, done)
   })
   await server.register(fp(app), { config })
   return server
