@@ -50,8 +50,16 @@ export async function buildServer (config: Config, options: FastifyServerOptions
     // Errors before routing, and HTTP too malformed to route, get the contract's error body as well.
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler,
-    // Slow or idle clients do not hold connections: a request must arrive within 30 s, keep-alive lasts 72 s.
-    requestTimeout: 30_000,
+    // Slow or idle clients do not hold connections: headers and body must arrive within REQUEST_TIMEOUT_MS (30 s).
+    // Node checks at connectionsCheckingInterval (30 s by default: up to 60 s in all) and allows headers 60 s
+    // unless told: both are set, so a slow client is cut within a second of the limit. Keep-alive lasts 72 s
+    // (longer than the usual load balancer's 60 s idle timeout, so the balancer closes first).
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    http: {
+      requestTimeout: config.REQUEST_TIMEOUT_MS,
+      headersTimeout: config.REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: Math.min(1000, Math.ceil(config.REQUEST_TIMEOUT_MS / 4))
+    },
     keepAliveTimeout: 72_000,
     // A cold start (migrations, connecting to Redis) on a busy machine can take a while: fail slow, not falsely.
     pluginTimeout: 60_000,

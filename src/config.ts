@@ -35,6 +35,8 @@ export const ConfigSchema = Type.Object({
    */
   ALLOWED_HOSTS: Type.String({ default: 'localhost,127.0.0.1,[::1]' }),
   BODY_LIMIT: Type.Integer({ minimum: 1024, default: 65536 }),
+  /** A request (headers and body) must arrive within this; a slower client gets 408 and its connection is closed. */
+  REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 30000 }),
   HEARTBEAT_INTERVAL_MS: Type.Integer({ minimum: 10, default: 25000 }),
   // At least a few of the largest frames (a message of 4,000 four-byte characters is ~16 KiB).
   SOCKET_BUFFER_LIMIT: Type.Integer({ minimum: 65536, default: 1048576 }),
