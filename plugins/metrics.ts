@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import { authenticationFailed, notAuthenticated } from '../src/lib/http-error.js'
-import { errors } from '../src/schemas/errors.js'
+import { ErrorRef } from '../src/schemas/errors.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -60,8 +60,11 @@ export default fp(async function metrics (fastify) {
       tags: ['health'],
       operationId: 'metrics',
       summary: 'Prometheus metrics, in its text format (with METRICS_TOKEN set: `Authorization: Bearer <METRICS_TOKEN>`)',
-      produces: ['text/plain'],
-      response: { 200: { type: 'string', description: 'Prometheus text exposition format' }, ...errors(401) }
+      // Per status: the metrics are text, a refusal is the JSON error body.
+      response: {
+        200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } },
+        401: { content: { 'application/json': { schema: ErrorRef } } }
+      }
     }
   }, async (_request, reply) => {
     return reply.type(registry.contentType).send(await registry.metrics())
