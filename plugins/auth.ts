@@ -1,12 +1,17 @@
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { authenticationFailed, notAuthenticated } from '../src/lib/http-error.js'
+import { authenticationFailed, HttpError, notAuthenticated } from '../src/lib/http-error.js'
+import { decodedName } from '../src/lib/redact.js'
 import { isWellFormedToken, tokenFromAuthorization } from '../src/lib/tokens.js'
 import { RoomName } from '../src/schemas/common.js'
 import type { Authenticated, UserRow } from './users-repository.js'
 
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The route is a socket upgrade: it also takes the token from `?token=` and the subprotocol pair. */
+    socketToken?: boolean
+  }
   interface FastifyInstance {
     /** An onRequest/preValidation hook: sets `request.user` and `request.tokenId`, or answers 401 (429: see limits). */
     authenticate: (request: FastifyRequest, reply?: FastifyReply) => Promise<void>
@@ -31,15 +36,36 @@ function tokenFromSubprotocol (header: string | undefined): string | undefined {
 }
 
 /**
- * The token of a request. REST takes it from the Authorization header only; the socket upgrade also takes
- * `?token=` (the product document's Kotlin example) and the subprotocol pair.
+ * The `?token=` of a socket URL: only one parameter named literally `token`. A name the query parser also reads as
+ * `token` (`%74oken`) or one like it (`token[]`, `TOKEN`) is refused, so what authenticates is what logs redact.
+ */
+function tokenFromQuery (request: FastifyRequest): string | undefined {
+  const search = request.url.split('#')[0]!.split('?').slice(1).join('?')
+  let literal = 0
+  for (const pair of search === '' ? [] : search.split('&')) {
+    const name = pair.split('=')[0]!
+    if (name === 'token') literal++
+    else if (decodedName(name).startsWith('token')) throw badTokenParameter()
+  }
+  const { token } = request.query as { token?: unknown }
+  if (literal === 0 && token === undefined) return undefined
+  if (literal !== 1 || typeof token !== 'string') throw badTokenParameter()
+  return token
+}
+
+const badTokenParameter = () => new HttpError(400, 'validation_error', 'Send the token as one plain `token` query parameter.',
+  [{ field: '/token', message: 'must be one parameter named `token`' }])
+
+/**
+ * The token of a request. REST takes it from the Authorization header only, whatever its Upgrade header says; a
+ * route with `config.socketToken` (the socket upgrade) also takes `?token=` (the product document's Kotlin
+ * example) and the subprotocol pair.
  */
 function requestToken (request: FastifyRequest): string | undefined {
   const fromHeader = tokenFromAuthorization(request.headers.authorization)
-  if (fromHeader !== undefined || request.headers.upgrade?.toLowerCase() !== 'websocket') return fromHeader
-  const query = request.query as { token?: unknown } | undefined
-  if (typeof query?.token === 'string') return query.token
-  return tokenFromSubprotocol(request.headers['sec-websocket-protocol'])
+  if (request.routeOptions.config.socketToken !== true) return fromHeader
+  const fromQuery = tokenFromQuery(request)
+  return fromHeader ?? fromQuery ?? tokenFromSubprotocol(request.headers['sec-websocket-protocol'])
 }
 
 export default fp(async function auth (fastify) {

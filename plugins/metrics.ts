@@ -1,5 +1,9 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { authenticationFailed, notAuthenticated } from '../src/lib/http-error.js'
+import { ErrorRef } from '../src/schemas/errors.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -26,6 +30,20 @@ function createMetrics (registry: Registry) {
   }
 }
 
+const digest = (text: string) => createHash('sha256').update(text).digest()
+
+/** An onRequest hook: with METRICS_TOKEN set, only `Authorization: Bearer <METRICS_TOKEN>` may read the metrics. */
+function metricsGuard (token: string | undefined) {
+  // Compared as digests: equal lengths for timingSafeEqual, whatever was sent.
+  const expected = token === undefined ? undefined : digest(`Bearer ${token}`)
+  return async (request: FastifyRequest) => {
+    if (expected === undefined) return
+    const given = request.headers.authorization
+    if (given === undefined) throw notAuthenticated()
+    if (!timingSafeEqual(digest(given), expected)) throw authenticationFailed()
+  }
+}
+
 /** Prometheus metrics at /metrics: process defaults, HTTP responses, sockets and the message store. */
 export default fp(async function metrics (fastify) {
   const registry = new Registry()
@@ -37,14 +55,18 @@ export default fp(async function metrics (fastify) {
   })
   // Registered after swagger (a dependency), which documents only the routes added once it is there.
   fastify.get('/metrics', {
+    onRequest: metricsGuard(fastify.config.METRICS_TOKEN),
     schema: {
       tags: ['health'],
       operationId: 'metrics',
-      summary: 'Prometheus metrics, in its text format',
-      produces: ['text/plain'],
-      response: { 200: { type: 'string', description: 'Prometheus text exposition format' } }
+      summary: 'Prometheus metrics, in its text format (with METRICS_TOKEN set: `Authorization: Bearer <METRICS_TOKEN>`)',
+      // Per status: the metrics are text, a refusal is the JSON error body.
+      response: {
+        200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } },
+        401: { content: { 'application/json': { schema: ErrorRef } } }
+      }
     }
   }, async (_request, reply) => {
     return reply.type(registry.contentType).send(await registry.metrics())
   })
-}, { name: 'metrics', dependencies: ['swagger'] })
+}, { name: 'metrics', dependencies: ['config', 'swagger'] })

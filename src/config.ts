@@ -27,7 +27,16 @@ export const ConfigSchema = Type.Object({
   /** Signs pagination cursors; unset means a random secret generated once and kept in the database. */
   SECRET_KEY: Type.Optional(Type.String({ minLength: 16 })),
   TRUST_PROXY: Type.Boolean({ default: false }),
+  /** The origin clients reach the server at (`https://chat.example.com`): absolute links in pages are built from it. */
+  PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^/?#@\\s]+/?$' })),
+  /**
+   * Without PUBLIC_URL, the Host names (comma-separated; `name` for any port, `name:port` for one) that links may
+   * copy; another Host gets links to the address the request came to.
+   */
+  ALLOWED_HOSTS: Type.String({ default: 'localhost,127.0.0.1,[::1]' }),
   BODY_LIMIT: Type.Integer({ minimum: 1024, default: 65536 }),
+  /** A request (headers and body) must arrive within this; a slower client gets 408 and its connection is closed. */
+  REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 30000 }),
   HEARTBEAT_INTERVAL_MS: Type.Integer({ minimum: 10, default: 25000 }),
   // At least a few of the largest frames (a message of 4,000 four-byte characters is ~16 KiB).
   SOCKET_BUFFER_LIMIT: Type.Integer({ minimum: 65536, default: 1048576 }),
@@ -52,6 +61,8 @@ export const ConfigSchema = Type.Object({
   MESSAGE_BURST: Type.Integer({ minimum: 1, default: 1000 }),
   /** Open sockets per user on one instance; the next handshake gets 429. */
   MAX_SOCKETS_PER_USER: Type.Integer({ minimum: 1, default: 100 }),
+  /** When set, GET /metrics requires `Authorization: Bearer <METRICS_TOKEN>`; unset, it is public. */
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
   /** Allowed CORS origins, comma-separated (`*` for any); unset: no cross-origin browser access. */
   CORS_ORIGINS: Type.Optional(Type.String())
 })

@@ -14,8 +14,12 @@ function toHttpError (error: FastifyError): HttpError {
     }))
     return new HttpError(400, 'validation_error', `Invalid ${error.validationContext ?? 'request'}.`, errors)
   }
-  if (isDatabaseUnavailable(error)) return new HttpError(503, 'unavailable', 'The service is unavailable. Retry later.')
   const status = error.statusCode ?? 500
+  // Fastify gives a 4xx to what the client did, a request body it aborted (ECONNRESET) included: that is not the
+  // database's ECONNRESET.
+  if (status >= 500 && isDatabaseUnavailable(error)) {
+    return new HttpError(503, 'unavailable', 'The service is unavailable. Retry later.')
+  }
   if (status === 413) return new HttpError(413, 'payload_too_large', 'The request body is too large.')
   if (status === 429) return new HttpError(429, 'throttled', error.message)
   if (status === 404) return new HttpError(404, 'not_found', 'Not found.')
@@ -27,6 +31,12 @@ function toHttpError (error: FastifyError): HttpError {
 
 /** The one error handler: every error becomes the contract's ErrorResponse; 5xx details stay in the log. */
 export function errorHandler (error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  if (clientWentAway(request)) {
+    // No one is left to answer; nothing of the server is wrong.
+    request.log.info({ code: (error as NodeJS.ErrnoException).code }, 'the client closed the connection mid-request')
+    return reply.code(400).send({ detail: 'The request was aborted.', code: 'validation_error',
+      errors: [{ field: '/', message: 'the request was aborted' }] } satisfies ErrorBody)
+  }
   const http = toHttpError(error)
   const body: ErrorBody = { detail: http.message, code: http.code }
   // A validation error always lists what was wrong; a body that is not even JSON is wrong as a whole ("/").
@@ -38,6 +48,11 @@ export function errorHandler (error: FastifyError, request: FastifyRequest, repl
     request.log.info({ code: http.code, status: http.statusCode }, http.message)
   }
   return reply.code(http.statusCode).send(body)
+}
+
+/** The client aborted the request (reset its connection before the body was in): not a database's ECONNRESET. */
+function clientWentAway (request: FastifyRequest): boolean {
+  return request.raw.aborted || (request.raw.destroyed && !request.raw.complete)
 }
 
 export function notFoundHandler (request: FastifyRequest, reply: FastifyReply) {

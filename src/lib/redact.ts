@@ -1,15 +1,34 @@
-/** The URL with its `token` query parameter masked (the product document puts the token in the socket URL). */
-export function redactUrl (url: string): string {
-  return url.replace(/([?&]token=)[^&#]*/gi, '$1[redacted]')
+/** A query parameter's name as a query parser reads it: percent-decoded (repeatedly, in case a proxy decodes too). */
+export function decodedName (name: string): string {
+  let decoded = name.replace(/\+/g, ' ')
+  for (let i = 0; i < 3 && decoded.includes('%'); i++) {
+    try {
+      decoded = decodeURIComponent(decoded)
+    } catch {
+      break
+    }
+  }
+  return decoded.toLowerCase()
 }
 
-/** A log record with the `token` query parameter masked in each of its top-level strings. */
+/**
+ * The URL with every query parameter whose decoded name holds `token` masked: `token=`, and the variants a parser
+ * also reads as a token (`%74oken=`, `token[]=`). The product document puts the token in the socket URL.
+ */
+export function redactUrl (url: string): string {
+  return url.replace(/([?&])([^=&#]*)=([^&#]*)/g, (whole, separator: string, name: string) =>
+    decodedName(name).includes('token') ? `${separator}${name}=[redacted]` : whole)
+}
+
+/** A log record with token query parameters masked in each of its top-level strings. */
 export function redactStrings (record: Record<string, unknown>): Record<string, unknown> {
   let redacted: Record<string, unknown> | undefined
   for (const [key, value] of Object.entries(record)) {
-    if (typeof value !== 'string' || !/token=/i.test(value)) continue
+    if (typeof value !== 'string' || !value.includes('=')) continue
+    const masked = redactUrl(value)
+    if (masked === value) continue
     redacted ??= { ...record }
-    redacted[key] = redactUrl(value)
+    redacted[key] = masked
   }
   return redacted ?? record
 }

@@ -43,7 +43,7 @@ const contract: Record<string, number[]> = {
   'get /ws/chat/{room_name}/': [101, 400, 401, 403, 404, 429, 500, 503],
   'get /healthz': [200],
   'get /readyz': [200, 503],
-  'get /metrics': [200]
+  'get /metrics': [200, 401]
 }
 
 t.test('the served document is a valid OpenAPI 3 document (swagger-parser)', async (t) => {

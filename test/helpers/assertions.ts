@@ -8,7 +8,7 @@ import type { TestServer } from './server.js'
  * The contract's error body: the status and code, exactly `detail` and `code`, plus `errors` ({field, message}
  * items) for every validation error.
  */
-export function isError (t: Test, response: ApiResponse, status: number, code: string, what = '') {
+export function isError (t: Test, response: Pick<ApiResponse, 'status' | 'body'>, status: number, code: string, what = '') {
   t.equal(response.status, status, `${what} status ${status}`.trim())
   t.equal(response.body?.code, code, `${what} code ${code}`.trim())
   t.type(response.body?.detail, 'string')

@@ -233,7 +233,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Prometheus metrics, in its text format */
+        /** Prometheus metrics, in its text format (with METRICS_TOKEN set: `Authorization: Bearer <METRICS_TOKEN>`) */
         get: operations["metrics"];
         put?: never;
         post?: never;
@@ -1787,6 +1787,15 @@ export interface operations {
                 };
                 content: {
                     "text/plain": string;
+                };
+            };
+            /** @description `not_authenticated` (no credentials) or `authentication_failed` (unknown or revoked token; wrong password) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
         };

@@ -29,6 +29,7 @@ const chatSocket: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.route({
     method: 'GET',
     url: '/',
+    config: { socketToken: true },
     schema: {
       tags: ['socket'],
       security: [{ Token: [] }, { TokenQuery: [] }],
