@@ -78,13 +78,13 @@ export function createRoomsRepository (db: Db) {
       return row?.lastSeq ?? 0
     },
 
-    /** Whether a user is a member of a room now (or the room is gone), and the room's last seq. */
-    async membership (roomId: number, userId: number) {
-      const [row] = await db.select({ userId: roomMembers.userId, lastSeq: rooms.lastSeq }).from(rooms)
+    /** Whether a user is a member of a room now, or the room is gone. */
+    async membership (roomId: number, userId: number): Promise<'member' | 'not_member' | 'room_gone'> {
+      const [row] = await db.select({ userId: roomMembers.userId }).from(rooms)
         .leftJoin(roomMembers, and(eq(roomMembers.roomId, rooms.id), eq(roomMembers.userId, userId)))
         .where(eq(rooms.id, roomId))
-      const status = row === undefined ? 'room_gone' : row.userId === null ? 'not_member' : 'member'
-      return { status, lastSeq: row?.lastSeq ?? 0 } as const
+      if (row === undefined) return 'room_gone'
+      return row.userId === null ? 'not_member' : 'member'
     },
 
     async lastSeqs (ids: number[]): Promise<Array<{ id: number, lastSeq: number }>> {

@@ -14,7 +14,7 @@ export interface HubStore {
   /** The last seq of several rooms (rooms that are gone are left out). */
   lastSeqs: (roomIds: number[]) => Promise<Array<{ id: number, lastSeq: number }>>
   /** Whether the user is a member of the room now. */
-  membership: (roomId: number, userId: number) => Promise<{ status: 'member' | 'not_member' | 'room_gone', lastSeq: number }>
+  membership: (roomId: number, userId: number) => Promise<'member' | 'not_member' | 'room_gone'>
   /** Messages with seq > `seq`, oldest first. */
   after: (roomId: number, roomName: string, seq: number, limit: number) => Promise<MessageBody[]>
 }
@@ -136,7 +136,7 @@ export class ChatHub {
     await session.replay(async () => {
       // Membership was checked before the upgrade. A removal (or the room's deletion) committed since is found
       // now; one committed later has its close event reach the room, where this session is from now on.
-      const { status, lastSeq: stored } = await this.options.store.membership(roomId, session.context.user.id)
+      const status = await this.options.store.membership(roomId, session.context.user.id)
       if (status !== 'member') {
         return status === 'room_gone'
           ? session.close(CloseCode.roomDeleted, 'room deleted')
@@ -144,8 +144,11 @@ export class ChatHub {
       }
       if (!session.open) return
       // A client ahead of this instance's stream (which lags the database after an outage) has the messages up
-      // to `lastSeq` already: none of them is sent again. One beyond the room's last message gets the next.
-      if (lastSeq !== undefined && lastSeq > session.sentSeq) session.fromSeq = session.sentSeq = Math.min(lastSeq, stored)
+      // to `lastSeq` already: none of them is sent again. One beyond the room's last message as its upgrade read
+      // it gets every message stored since.
+      if (lastSeq !== undefined && lastSeq > session.sentSeq) {
+        session.fromSeq = session.sentSeq = Math.min(lastSeq, Math.max(session.context.lastSeqAtUpgrade, session.sentSeq))
+      }
       // Counted before the socket is served (its frames wait for the join): once it answers, its user is online.
       session.present = true
       const counted = this.presence(session, 1)

@@ -7,6 +7,8 @@ export interface SessionContext {
   tokenId: number
   roomId: number
   roomName: string
+  /** The room's last seq when the upgrade was checked: no client can have a message stored after it. */
+  lastSeqAtUpgrade: number
 }
 
 /** Close codes of the contract's table. */

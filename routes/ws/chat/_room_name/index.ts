@@ -68,7 +68,7 @@ const chatSocket: FastifyPluginAsyncTypebox = async (fastify) => {
       request.raw.socket.removeListener('close', request.releaseAdmission!)
       releaseUpgrade(socket, request)
       const { room, user, tokenId } = request
-      serveConnection(socket, { user: toUser(user), tokenId, roomId: room.id, roomName: room.name }, request.query.last_seq, deps)
+      serveConnection(socket, { user: toUser(user), tokenId, roomId: room.id, roomName: room.name, lastSeqAtUpgrade: room.lastSeq }, request.query.last_seq, deps)
     }
   })
 }
