@@ -173,7 +173,7 @@ export async function scenarios (ctx: Context): Promise<Row[]> {
 
 /** Row 2 spread over two instances that share Redis; "n/a" when the server has no Redis broker (yet). */
 async function redisRow (ctx: Context, row2: string[], row2Bare: any, row2Ours: any): Promise<Row> {
-  const scenario = `2 instances + Redis, row 2 spread over both: deliveries/s`
+  const scenario = '2 instances + Redis, row 2 spread over both: deliveries/s'
   const oneInstance = row2Ours?.deliveriesPerSec as number | undefined
   const na = (why: string): Row => ({
     scenario, bare: '—', ours: `n/a (${why})`, ratio: '—', target: '≥ 1.5 × one instance', met: 'n/a'

@@ -34,8 +34,11 @@ export function errorHandler (error: FastifyError, request: FastifyRequest, repl
   if (clientWentAway(request)) {
     // No one is left to answer; nothing of the server is wrong.
     request.log.info({ code: (error as NodeJS.ErrnoException).code }, 'the client closed the connection mid-request')
-    return reply.code(400).send({ detail: 'The request was aborted.', code: 'validation_error',
-      errors: [{ field: '/', message: 'the request was aborted' }] } satisfies ErrorBody)
+    return reply.code(400).send({
+      detail: 'The request was aborted.',
+      code: 'validation_error',
+      errors: [{ field: '/', message: 'the request was aborted' }]
+    } satisfies ErrorBody)
   }
   const http = toHttpError(error)
   const body: ErrorBody = { detail: http.message, code: http.code }
@@ -84,7 +87,10 @@ export function frameworkErrorHandler (error: FastifyError, request: FastifyRequ
 export function clientErrorHandler (this: FastifyInstance, error: NodeJS.ErrnoException, socket: Duplex) {
   if (error.code === 'ECONNRESET' || socket.destroyed) return
   this.log.debug({ code: error.code }, 'malformed HTTP request')
-  if (!socket.writable) return void socket.destroy()
+  if (!socket.writable) {
+    socket.destroy()
+    return
+  }
   const [status, detail] = error.code === 'HPE_HEADER_OVERFLOW'
     ? [431, 'The request headers are too large.']
     : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'

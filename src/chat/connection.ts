@@ -53,24 +53,31 @@ async function handleSend (session: ChatSession, deps: ConnectionDeps, frame: Ex
 
 function handle (session: ChatSession, deps: ConnectionDeps, text: string): void {
   const frame = parseFrame(text)
-  if (isFrameError(frame)) return void fail(session, frame)
+  if (isFrameError(frame)) {
+    fail(session, frame)
+    return
+  }
   switch (frame.type) {
     case 'message': {
       const wait = deps.hub.throttle(session)
       if (wait > 0) {
-        return void fail(session, { code: 'throttled', detail: `Too many messages: retry in ${wait} s. Nothing was stored.`, clientId: frame.clientId ?? undefined })
+        fail(session, { code: 'throttled', detail: `Too many messages: retry in ${wait} s. Nothing was stored.`, clientId: frame.clientId ?? undefined })
+        return
       }
-      return void handleSend(session, deps, frame)
+      void handleSend(session, deps, frame)
+      return
     }
     case 'typing':
-      return deps.hub.typing(session)
+      deps.hub.typing(session)
+      return
     case 'read':
-      return void deps.markRead(session.context.roomId, session.context.user.id, frame.seq).catch((error: unknown) => {
+      deps.markRead(session.context.roomId, session.context.user.id, frame.seq).catch((error: unknown) => {
         if (isDatabaseUnavailable(error)) fail(session, { code: 'unavailable', detail: 'The database is unavailable. Retry.' })
         else deps.log.error({ err: error, ...where(session) }, 'mark read failed')
       })
+      return
     case 'ping':
-      return void session.send(PONG)
+      session.send(PONG)
   }
 }
 

@@ -14,8 +14,14 @@ interface FrameDoc { schema: TSchema, name: string, title: string, summary: stri
 
 const user = { id: 1, username: 'anagh', first_name: 'Anagh', last_name: 'Singh' }
 const message = {
-  id: 812, room: '2nd_year', seq: 41, message: 'Hello, world!', message_type: 'text', sender: user,
-  created_at: '2025-02-13T10:00:00.000Z', client_id: null
+  id: 812,
+  room: '2nd_year',
+  seq: 41,
+  message: 'Hello, world!',
+  message_type: 'text',
+  sender: user,
+  created_at: '2025-02-13T10:00:00.000Z',
+  client_id: null
 }
 
 /** Every client → server frame: the schemas the server compiles to check them (src/chat/frames.ts). */

@@ -42,6 +42,8 @@ function scalar (head: string, value: unknown, indent: number): string[] {
   const lines = value.split('\n')
   // A block literal keeps multi-line text (markdown tables) readable, when every line can go in one as is.
   const literal = lines.length > 1 && !value.endsWith('\n\n') && !(lines.find((line) => line !== '') ?? ' ').startsWith(' ') &&
+    // Control characters cannot appear in a block literal: those lines are quoted.
+    // eslint-disable-next-line no-control-regex
     lines.every((line) => !/\s$/.test(line) && !/[\u0000-\u0008\u000b-\u001f\u007f]/.test(line))
   if (!literal) return [`${head} ${isPlain(value) ? value : JSON.stringify(value)}`]
   const chomp = value.endsWith('\n') ? '' : '-'

@@ -100,8 +100,14 @@ async function runAgainst (server: TestServer) {
 
     t.ok(before.includes('Connected to WebSocket'), 'the first socket opens with the token in the URL')
     const [hello, ...more] = received(before)
-    t.match(hello, { type: 'message', room: room.name, seq: 1, message: 'Hello, world!', message_type: 'text',
-      sender: { username } }, 'the document\'s frame comes back stored, as seq 1')
+    t.match(hello, {
+      type: 'message',
+      room: room.name,
+      seq: 1,
+      message: 'Hello, world!',
+      message_type: 'text',
+      sender: { username }
+    }, 'the document\'s frame comes back stored, as seq 1')
     t.same(more, [], 'nothing else is stored before the drop')
     t.ok(before.some((line) => line.startsWith('WebSocket error: ')), 'the drop reaches the document\'s onFailure')
     t.ok(before.includes('Socket ended: the connection dropped without a close frame: reconnect with last_seq'),

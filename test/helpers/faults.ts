@@ -58,4 +58,3 @@ export async function setup (t: Test, env: Record<string, string>, instances = 2
 
 /** Keeps the seqs of message frames as they arrive, even after `frames` is read. */
 export const seqsOf = (client: SocketClient) => client.messages().map((m) => m.seq as number)
-

@@ -38,23 +38,27 @@ t.test('data survives a restart of the server', async (t) => {
 })
 
 // Each backend has its own hazard: the embedded one its unlocked directory, PostgreSQL concurrent migrations.
-if (embedded) t.test('a second process on the same embedded data directory is refused with a clear error', async (t) => {
-  const database = await freshDatabase(t)
-  await startServer(t, {}, database)
-  const { code, output } = await run('src/server', { DATA_DIR: database.DATA_DIR! })
-  t.equal(code, 1)
-  t.match(output, /data directory .* is in use by process \d+/)
-  await t.rejects(openDatabase({ dataDir: database.DATA_DIR! }), /is in use/, 'in the same process too')
-})
+if (embedded) {
+  t.test('a second process on the same embedded data directory is refused with a clear error', async (t) => {
+    const database = await freshDatabase(t)
+    await startServer(t, {}, database)
+    const { code, output } = await run('src/server', { DATA_DIR: database.DATA_DIR! })
+    t.equal(code, 1)
+    t.match(output, /data directory .* is in use by process \d+/)
+    await t.rejects(openDatabase({ dataDir: database.DATA_DIR! }), /is in use/, 'in the same process too')
+  })
+}
 
-if (!embedded) t.test('several instances migrating one fresh PostgreSQL database at once all succeed', async (t) => {
-  const { DATABASE_URL } = await freshDatabase(t)
-  const databases = await Promise.all([1, 2, 3, 4].map(() => openDatabase({ databaseUrl: DATABASE_URL, dataDir: '' })))
-  t.teardown(() => Promise.all(databases.map((database) => database.close())))
-  await Promise.all(databases.map((database) => database.migrate()))
-  const applied = await databases[0]!.db.execute(sql`select count(*)::int as n from drizzle.__drizzle_migrations`)
-  t.equal((applied as unknown as Array<{ n: number }>)[0]!.n, 1, 'each migration applied once')
-})
+if (!embedded) {
+  t.test('several instances migrating one fresh PostgreSQL database at once all succeed', async (t) => {
+    const { DATABASE_URL } = await freshDatabase(t)
+    const databases = await Promise.all([1, 2, 3, 4].map(() => openDatabase({ databaseUrl: DATABASE_URL, dataDir: '' })))
+    t.teardown(() => Promise.all(databases.map((database) => database.close())))
+    await Promise.all(databases.map((database) => database.migrate()))
+    const applied = await databases[0]!.db.execute(sql`select count(*)::int as n from drizzle.__drizzle_migrations`)
+    t.equal((applied as unknown as Array<{ n: number }>)[0]!.n, 1, 'each migration applied once')
+  })
+}
 
 t.test('npm run db:migrate applies the migrations and exits', async (t) => {
   const database = await freshDatabase(t)

@@ -23,6 +23,7 @@ function steadySender (socket: SocketClient, tag: string) {
   let k = 0
   let running = true
   const loop = (async () => {
+    // eslint-disable-next-line no-unmodified-loop-condition -- `running` is cleared by stop() while this loop awaits
     while (running) {
       const id = `${tag}-${k++}`
       sentAt.set(id, performance.now())

@@ -1,3 +1,4 @@
+/* eslint-disable @stylistic/no-multi-spaces -- the matrix below is a table, aligned by column */
 import { eq } from 'drizzle-orm'
 import t, { type Test } from 'tap'
 import WebSocket from 'ws'

@@ -136,6 +136,7 @@ const nastyConstants = [
   '{"$ne": null}', '{"$gt": ""}', '__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty',
   '\ud800', '\udfff\ud800', '\u202e', '\ufeff', '\u200b', 'null', 'undefined', 'NaN', 'Infinity', '-0', '1e309',
   '<script>alert(1)</script>', 'javascript:alert(1)', 'http://', 'file:///etc/passwd', 'data:text/html,x',
+  // eslint-disable-next-line no-template-curly-in-string -- a template-injection probe, as a plain string
   '%s%s%s%n', '${7*7}', '{{7*7}}', 'é'.repeat(200), '🙂'.repeat(1000), 'Z̤͔ͧ̑̓ä͖̭̈̇lͮ̒ͫǧ̗͚̚o̙̔ͮ̇͐̇', 'x'.repeat(5000)
 ]
 const nastyString = fc.oneof(
@@ -189,8 +190,11 @@ const strangeBody = fc.record({
   ),
   type: fc.oneof(
     { weight: 5, arbitrary: fc.constant('application/json') },
-    { weight: 1, arbitrary: fc.constantFrom('text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x',
-      'application/json; charset=utf-16', 'application/jsonx', 'application/octet-stream', '') }
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom('text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x',
+        'application/json; charset=utf-16', 'application/jsonx', 'application/octet-stream', '')
+    }
   )
 })
 
@@ -222,11 +226,11 @@ const encode = (value: string) => value.split(/([\ud800-\udbff](?![\udc00-\udfff
 /** How a generated string goes into a URL: encoded, raw where HTTP allows, or with broken %-escapes. */
 const encoder = fc.constantFrom<(value: string) => string>(
   encode,
-  // Printable ASCII as is (`..`, `%`, `&`, `=`, `#`, quotes), the rest encoded: Node refuses them in a path.
-  (value) => [...value].map((c) => /^[\x21-\x7e]$/.test(c) ? c : encode(c)).join(''),
-  (value) => `${encode(value)}%`,
-  (value) => `%zz${encode(value)}`,
-  (value) => `${encode(value)}%C0%AF%00%FF`
+// Printable ASCII as is (`..`, `%`, `&`, `=`, `#`, quotes), the rest encoded: Node refuses them in a path.
+(value) => [...value].map((c) => /^[\x21-\x7e]$/.test(c) ? c : encode(c)).join(''),
+(value) => `${encode(value)}%`,
+(value) => `%zz${encode(value)}`,
+(value) => `${encode(value)}%C0%AF%00%FF`
 )
 const queryValue = fc.oneof(
   nastyString,
@@ -240,8 +244,11 @@ const queryString = (keys: string[]) => fc.array(fc.tuple(keyFor(keys), queryVal
 /** A path segment: generated and encoded, or one of these as is (dot segments, broken escapes, over every limit). */
 const segment = fc.oneof(
   { weight: 4, arbitrary: fc.tuple(nastyString, encoder).map(([value, encodeWith]) => encodeWith(value)) },
-  { weight: 1, arbitrary: fc.constantFrom('.', '..', '%2e%2e', '%2F', '%00', '%', '%zz', '%ff', '%C0%AE',
-    'a'.repeat(101), 'a'.repeat(201), 'a'.repeat(12_000), 'a'.repeat(20_000)) }
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom('.', '..', '%2e%2e', '%2F', '%00', '%', '%zz', '%ff', '%C0%AE',
+      'a'.repeat(101), 'a'.repeat(201), 'a'.repeat(12_000), 'a'.repeat(20_000))
+  }
 )
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -300,8 +307,15 @@ const connections = () => new Promise<number>((resolve, reject) =>
 const connectionsBefore = await connections()
 
 t.test('bad bodies on every body route: 4xx in the contract\'s shape, never a 5xx', async (t) => {
-  const routes: Array<{ name: keyof typeof accepted | 'patch', method: string, path: string, token?: string,
-    fields: string[], base: () => Record<string, unknown>, numRuns: number }> = [
+  const routes: Array<{
+    name: keyof typeof accepted | 'patch',
+    method: string,
+    path: string,
+    token?: string,
+    fields: string[],
+    base: () => Record<string, unknown>,
+    numRuns: number
+  }> = [
     {
       name: 'register',
       method: 'POST',

@@ -45,8 +45,13 @@ t.test('a page is {next, previous, results}; each result is a Room plus is_membe
   const item = response.body.results[0]
   t.same(Object.keys(item).sort(), ITEM_KEYS, 'exactly the Room fields and is_member')
   t.match(item, {
-    id: created.id, name: `${prefix}-a`, description: 'first', room_avatar: 'https://example.com/a.png',
-    is_private: false, members_count: 1, is_member: false
+    id: created.id,
+    name: `${prefix}-a`,
+    description: 'first',
+    room_avatar: 'https://example.com/a.png',
+    is_private: false,
+    members_count: 1,
+    is_member: false
   })
   t.match(item.created_at, ISO_UTC, 'created_at is ISO-8601 UTC')
   t.match(item.updated_at, ISO_UTC, 'updated_at is ISO-8601 UTC')

@@ -215,8 +215,12 @@ t.test('PATCH by the owner changes description, avatar and privacy and answers 2
   })
   t.equal(response.status, 200)
   isRoom(t, response.body, {
-    id: created.id, name: created.name, description: 'after', room_avatar: 'https://example.com/b.png',
-    is_private: true, members_count: 1
+    id: created.id,
+    name: created.name,
+    description: 'after',
+    room_avatar: 'https://example.com/b.png',
+    is_private: true,
+    members_count: 1
   })
   t.ok(Date.parse(response.body.updated_at) >= Date.parse(response.body.created_at), 'updated_at is not before created_at')
   t.same((await call('GET', room(created.name), owner.token)).body, response.body, 'the change is stored')

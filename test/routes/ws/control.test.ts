@@ -150,6 +150,7 @@ t.test('a client that stops reading is closed with 4408 while the others get eve
   let sent = 0
   let stop = false
   const flood = (async () => {
+    // eslint-disable-next-line no-unmodified-loop-condition -- `stop` is set by the test while this loop awaits
     while (!stop && sent < MAX) {
       for (let i = 0; i < WAVE; i++) flooder.send({ message: big })
       sent += WAVE

@@ -49,7 +49,7 @@ const members: FastifyPluginAsyncTypebox = async (fastify) => {
       tags,
       security,
       operationId: 'removeGroupMember',
-      summary: "Remove a member (owner or staff), or yourself; their live sockets in the room close with 4403",
+      summary: 'Remove a member (owner or staff), or yourself; their live sockets in the room close with 4403',
       params: Type.Object({ room_name: RoomName, username: Username }),
       response: { 204: Type.Null({ description: 'Removed' }), ...errors(400, 401, 403, 404, 413, 429, 500, 503) }
     }
