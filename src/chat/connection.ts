@@ -20,7 +20,7 @@ const PONG = JSON.stringify({ type: 'pong' })
 
 /*
  * The per-frame work is in plain functions of (session, deps) rather than closures made for each socket: a few
- * hundred bytes less per idle socket (issue 4, row 5). Log lines name the socket by room and user.
+ * hundred bytes less per idle socket (see docs/benchmarks.md, idle memory). Log lines name the socket by room and user.
  */
 const where = (session: ChatSession) => ({ roomId: session.context.roomId, userId: session.context.user.id })
 const fail = (session: ChatSession, error: FrameError) => session.send(errorFrame(error))
