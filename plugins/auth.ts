@@ -58,7 +58,7 @@ const badTokenParameter = () => new HttpError(400, 'validation_error', 'Send the
 
 /**
  * The token of a request. REST takes it from the Authorization header only, whatever its Upgrade header says; a
- * route with `config.socketToken` (the socket upgrade) also takes `?token=` (the product document's Kotlin
+ * route with `config.socketToken` (the socket upgrade) also takes `?token=` (the Kotlin
  * example) and the subprotocol pair.
  */
 function requestToken (request: FastifyRequest): string | undefined {

@@ -31,7 +31,7 @@ export default fp(async function docs (fastify) {
             type: 'apiKey',
             in: 'query',
             name: 'token',
-            description: 'The socket handshake only (the product document\'s `?token=`); REST reads the header.'
+            description: 'The socket handshake only (`?token=`); REST reads the header.'
           }
         }
       },

@@ -5,7 +5,7 @@ import { openDatabase } from './db/client.js'
 import { hashPassword } from './lib/password.js'
 
 /**
- * `npm run seed`: demo users and the product document's rooms, and a fresh token for each user to paste into the
+ * `npm run seed`: demo users and the rooms of the original Django service's examples, and a fresh token for each user to paste into the
  * Kotlin example. Safe to run again: existing users and rooms are kept.
  */
 const PASSWORD = 'chat-demo-password'

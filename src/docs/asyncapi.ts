@@ -30,7 +30,7 @@ export const clientFrames = {
     schema: SendFrame,
     name: 'SendFrame',
     title: 'Send a message',
-    summary: 'The product document\'s frame. `message` is 1..4000 characters after trimming (for `image` and `file`, ' +
+    summary: 'A message to store and broadcast. `message` is 1..4000 characters after trimming (for `image` and `file`, ' +
       'the attachment\'s http(s) URL); `message_type` defaults to `text`; a `client_id` (1..64 characters) makes a ' +
       'retry idempotent: the same `client_id` from the same user in the same room is stored once. The stored message ' +
       'comes back as a `message` frame (the acknowledgement), or the frame is refused with an `error` frame.',
@@ -266,7 +266,7 @@ export function asyncApiDocument (): Record<string, unknown> {
           type: 'httpApiKey',
           in: 'query',
           name: 'token',
-          description: '`?token=<token>`, as in the product document. URLs reach proxy logs: prefer the header.'
+          description: '`?token=<token>`, as mobile clients such as OkHttp often send it. URLs reach proxy logs: prefer the header.'
         },
         tokenSubprotocol: {
           type: 'httpApiKey',

@@ -13,7 +13,7 @@ export function decodedName (name: string): string {
 
 /**
  * The URL with every query parameter whose decoded name holds `token` masked: `token=`, and the variants a parser
- * also reads as a token (`%74oken=`, `token[]=`). The product document puts the token in the socket URL.
+ * also reads as a token (`%74oken=`, `token[]=`). Clients may put the token in the socket URL.
  */
 export function redactUrl (url: string): string {
   return url.replace(/([?&])([^=&#]*)=([^&#]*)/g, (whole, separator: string, name: string) =>

@@ -6,7 +6,7 @@ import { rootDir } from '../../src/paths.js'
 import { api, createRoom, register, uniqueName } from '../helpers/client.js'
 import { startServer, type TestServer } from '../helpers/server.js'
 
-// The product document's Kotlin OkHttp example (examples/kotlin/), compiled with Debian's kotlinc against Debian's
+// The Kotlin OkHttp example of the Django service this one replaces (examples/kotlin/), compiled with Debian's kotlinc against Debian's
 // OkHttp 3 and run against the live server: what it prints is what a Kotlin client sees.
 
 const root = rootDir

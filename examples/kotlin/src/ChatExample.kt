@@ -1,4 +1,4 @@
-// The product document's Kotlin example (seed/chat-backend.md, "Kotlin Example") as a runnable program:
+// The Kotlin example written for the Django + Channels service this one replaces, as a runnable program:
 // log in over REST, list the joined groups, open the room socket with the token in the URL exactly as the document
 // does, send the document's frame and print what arrives; then drop the connection and reconnect with last_seq as
 // the contract's close-code table says, send a second message, and shut OkHttp down as the document does.

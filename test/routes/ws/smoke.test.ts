@@ -2,7 +2,7 @@ import t from 'tap'
 import { createRoom, openSocket, register } from '../../helpers/client.js'
 import { startServer } from '../../helpers/server.js'
 
-t.test('the product document frame is stored and broadcast to every socket, the sender included', async (t) => {
+t.test('the plain 0.1 message frame is stored and broadcast to every socket, the sender included', async (t) => {
   const server = await startServer(t)
   const alice = await register(server.url)
   const room = await createRoom(server.url, alice.token)
