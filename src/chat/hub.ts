@@ -117,7 +117,6 @@ export class ChatHub {
    */
   async join (session: ChatSession, lastSeq: number | undefined): Promise<void> {
     const { roomId, roomName, tokenId } = session.context
-    session.counted = true
     // Found by its token from the start: a logout while the room is being set up closes it too. One that came
     // between the upgrade's token check and now is remembered for a while.
     if (this.revoked.has(tokenId)) return session.close(CloseCode.tokenRevoked, 'token revoked')
@@ -129,7 +128,10 @@ export class ChatHub {
     if (session.socket.readyState === session.socket.CLOSED) return
     // Still joining when shutdown took its list of sockets: it would keep the server from closing.
     if (this.closing !== undefined) return session.close(this.closing.code, this.closing.reason)
-    session.fromSeq = Math.min(lastSeq ?? room.delivered, room.delivered)
+    // A client ahead of this instance's stream (which lags the database after an outage) has the messages up to
+    // `lastSeq` already: none of them is sent again. One beyond the room's last message as its upgrade read it gets
+    // every message stored since.
+    session.fromSeq = Math.min(lastSeq ?? room.delivered, Math.max(room.delivered, session.context.lastSeqAtUpgrade))
     session.sentSeq = session.fromSeq
     room.sessions.add(session)
     // Live frames wait from here (the replay's hold), so that none overtakes the stored ones or the check below.
@@ -143,12 +145,6 @@ export class ChatHub {
           : session.close(CloseCode.removed, 'removed from the room')
       }
       if (!session.open) return
-      // A client ahead of this instance's stream (which lags the database after an outage) has the messages up
-      // to `lastSeq` already: none of them is sent again. One beyond the room's last message as its upgrade read
-      // it gets every message stored since.
-      if (lastSeq !== undefined && lastSeq > session.sentSeq) {
-        session.fromSeq = session.sentSeq = Math.min(lastSeq, Math.max(session.context.lastSeqAtUpgrade, session.sentSeq))
-      }
       // Counted before the socket is served (its frames wait for the join): once it answers, its user is online.
       session.present = true
       const counted = this.presence(session, 1)
@@ -159,8 +155,8 @@ export class ChatHub {
 
   leave (session: ChatSession): void {
     const { roomId, tokenId } = session.context
-    if (session.counted) this.release(session.context.user.id)
-    session.counted = false
+    // Every session was admitted before its upgrade (see `admit`); 'close', and so this, comes once per socket.
+    this.release(session.context.user.id)
     const sessions = this.byToken.get(tokenId)
     sessions?.delete(session)
     if (sessions?.size === 0) this.byToken.delete(tokenId)

@@ -38,8 +38,6 @@ export class ChatSession {
   fromSeq = 0
   sentSeq = 0
   missedPings = 0
-  /** Whether this socket counts against its user's socket limit (from its admission until it leaves). */
-  counted = false
   /** Whether this socket has been counted in its user's presence in the room. */
   present = false
   /** Bytes handed to the kernel as of the last heartbeat, while some were waiting: a socket that stops reading. */

@@ -11,12 +11,13 @@ import { errors } from '../../../../src/schemas/errors.js'
 declare module 'fastify' {
   interface FastifyRequest {
     /** Gives back the socket admission of an upgrade that was never served. */
-    releaseAdmission?: () => void
+    releaseAdmission: (() => void) | null
   }
 }
 
 const chatSocket: FastifyPluginAsyncTypebox = async (fastify) => {
   const { chatHub, messagesRepository, config } = fastify
+  fastify.decorateRequest('releaseAdmission', null)
   // Shared by every socket of the route: nothing of the upgrade request stays with a socket (see releaseUpgrade).
   const deps = {
     hub: chatHub,
@@ -65,7 +66,7 @@ const chatSocket: FastifyPluginAsyncTypebox = async (fastify) => {
       throw new HttpError(400, 'validation_error', 'This is a WebSocket endpoint: send an upgrade request.')
     },
     wsHandler: (socket, request) => {
-      request.raw.socket.removeListener('close', request.releaseAdmission!)
+      if (request.releaseAdmission !== null) request.raw.socket.removeListener('close', request.releaseAdmission)
       releaseUpgrade(socket, request)
       const { room, user, tokenId } = request
       serveConnection(socket, { user: toUser(user), tokenId, roomId: room.id, roomName: room.name, lastSeqAtUpgrade: room.lastSeq }, request.query.last_seq, deps)
