@@ -9,7 +9,10 @@ export default [
   {
     rules: {
       // `void promise` marks a promise deliberately not awaited (its errors are handled where it is made).
-      'no-void': ['error', { allowAsStatement: true }]
+      'no-void': ['error', { allowAsStatement: true }],
+      // A TypeBox schema and its static type share one name (`const User = Type.Object(…)`, `type User =
+      // Static<typeof User>`); TypeScript itself refuses a real redeclaration.
+      '@typescript-eslint/no-redeclare': 'off'
     }
   }
 ]

@@ -15,7 +15,7 @@ declare module 'fastify' {
  * database, so every instance on one database accepts the cursors of the others with nothing to configure.
  */
 export default fp(async function cursors (fastify) {
-  const { db } = fastify.database
+  const { orm: db } = fastify.database
   let secret = fastify.config.SECRET_KEY
   if (secret === undefined) {
     await db.insert(settings).values({ key: 'cursor_secret', value: randomBytes(32).toString('hex') })

@@ -7,7 +7,7 @@ import { MessageWriter } from '../src/db/message-writer.js'
 import { messages, roomMembers, users } from '../src/db/schema/index.js'
 import type { Cursor } from '../src/lib/cursor.js'
 import { keysetPage } from '../src/lib/keyset.js'
-import type { MessageBody } from '../src/schemas/messages.js'
+import type { Message } from '../src/schemas/messages.js'
 import { toUser } from './users-repository.js'
 
 declare module 'fastify' {
@@ -38,7 +38,7 @@ export function createMessagesRepository (db: Db, writer: MessageWriter) {
 
   /** A room's messages around `seq` on the (room_id, seq) index: after it ascending, or before it descending. */
   const seek = async (roomId: number, roomName: string, direction: 'after' | 'before', seq: number | undefined,
-    limit: number): Promise<MessageBody[]> => {
+    limit: number): Promise<Message[]> => {
     const query = seq === undefined ? (direction === 'after' ? seekQueries.after : seekQueries.newest) : seekQueries[direction]
     const rows = await query.execute({ roomId, seq: seq ?? 0, limit })
     return rows.map((row) => toMessage(row.message, roomName, toUser(row.sender)))
@@ -78,7 +78,7 @@ export default fp(async function messagesRepository (fastify) {
         .catch((error: unknown) => log.warn({ err: error, room: message.room }, 'publish failed'))
     }
   })
-  fastify.decorate('messagesRepository', createMessagesRepository(fastify.database.db, writer))
+  fastify.decorate('messagesRepository', createMessagesRepository(fastify.database.orm, writer))
   // Sends still queued when the server closes are committed before the database closes.
   fastify.addHook('onClose', async () => { await writer.idle() })
 }, { name: 'messages-repository', dependencies: ['db', 'broker', 'config', 'metrics'] })

@@ -6,7 +6,7 @@ import type { Cursor } from '../src/lib/cursor.js'
 import { isUniqueViolation } from '../src/lib/db-errors.js'
 import { conflict } from '../src/lib/http-error.js'
 import { keysetPage } from '../src/lib/keyset.js'
-import type { RoomBody } from '../src/schemas/rooms.js'
+import type { Room } from '../src/schemas/rooms.js'
 import type { UserRow } from './users-repository.js'
 
 declare module 'fastify' {
@@ -21,7 +21,7 @@ export type RoomRow = RoomRecord & { membersCount: number }
 export type MemberRow = typeof roomMembers.$inferSelect
 export interface RoomFields { description?: string, roomAvatar?: string | null, isPrivate?: boolean }
 
-export const toRoom = (row: RoomRow): RoomBody => ({
+export const toRoom = (row: RoomRow): Room => ({
   id: row.id,
   name: row.name,
   description: row.description,
@@ -164,5 +164,5 @@ export function createRoomsRepository (db: Db) {
 }
 
 export default fp(async function roomsRepository (fastify) {
-  fastify.decorate('roomsRepository', createRoomsRepository(fastify.database.db))
+  fastify.decorate('roomsRepository', createRoomsRepository(fastify.database.orm))
 }, { name: 'rooms-repository', dependencies: ['db'] })

@@ -5,7 +5,7 @@ import { roomMembers, rooms, tokens, users } from '../src/db/schema/index.js'
 import { isUniqueViolation } from '../src/lib/db-errors.js'
 import { conflict } from '../src/lib/http-error.js'
 import { hashToken, newToken } from '../src/lib/tokens.js'
-import type { UserBody } from '../src/schemas/users.js'
+import type { User } from '../src/schemas/users.js'
 import type { MemberRow, RoomRecord } from './rooms-repository.js'
 
 declare module 'fastify' {
@@ -18,7 +18,7 @@ export type UserRow = typeof users.$inferSelect
 export interface NewUser { username: string, passwordHash: string, firstName?: string, lastName?: string, email?: string }
 
 /** The API's User object from a row. */
-export const toUser = (row: Pick<UserRow, 'id' | 'username' | 'firstName' | 'lastName'>): UserBody =>
+export const toUser = (row: Pick<UserRow, 'id' | 'username' | 'firstName' | 'lastName'>): User =>
   ({ id: row.id, username: row.username, first_name: row.firstName, last_name: row.lastName })
 
 // last_used_at moves at most once a minute per token: a read-mostly table, not a write per request.
@@ -104,6 +104,6 @@ export function createUsersRepository (db: Db, onTouchError: (error: unknown) =>
 }
 
 export default fp(async function usersRepository (fastify) {
-  fastify.decorate('usersRepository', createUsersRepository(fastify.database.db,
+  fastify.decorate('usersRepository', createUsersRepository(fastify.database.orm,
     (error) => fastify.log.warn({ err: error }, 'could not update a token\'s last_used_at')))
 }, { name: 'users-repository', dependencies: ['db'] })

@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { isDatabaseUnavailable } from './lib/db-errors.js'
 import { HttpError, type ErrorCode } from './lib/http-error.js'
-import type { ErrorBody } from './schemas/errors.js'
+import type { ErrorResponse } from './schemas/errors.js'
 
 function toHttpError (error: FastifyError): HttpError {
   if (error instanceof HttpError) return error
@@ -38,10 +38,10 @@ export function errorHandler (error: FastifyError, request: FastifyRequest, repl
       detail: 'The request was aborted.',
       code: 'validation_error',
       errors: [{ field: '/', message: 'the request was aborted' }]
-    } satisfies ErrorBody)
+    } satisfies ErrorResponse)
   }
   const http = toHttpError(error)
-  const body: ErrorBody = { detail: http.message, code: http.code }
+  const body: ErrorResponse = { detail: http.message, code: http.code }
   // A validation error always lists what was wrong; a body that is not even JSON is wrong as a whole ("/").
   if (http.code === 'validation_error') body.errors = http.errors ?? [{ field: '/', message: http.message }]
   if (http.statusCode >= 500) {
@@ -59,7 +59,7 @@ function clientWentAway (request: FastifyRequest): boolean {
 }
 
 export function notFoundHandler (request: FastifyRequest, reply: FastifyReply) {
-  const body: ErrorBody = { detail: 'Not found.', code: 'not_found' satisfies ErrorCode }
+  const body: ErrorResponse = { detail: 'Not found.', code: 'not_found' satisfies ErrorCode }
   return reply.code(404).send(body)
 }
 
@@ -96,7 +96,7 @@ export function clientErrorHandler (this: FastifyInstance, error: NodeJS.ErrnoEx
     : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
       ? [408, 'The request did not arrive in time.']
       : [400, 'The request is not valid HTTP.']
-  const body = JSON.stringify({ detail, code: 'validation_error', errors: [{ field: '/', message: detail }] } satisfies ErrorBody)
+  const body = JSON.stringify({ detail, code: 'validation_error', errors: [{ field: '/', message: detail }] } satisfies ErrorResponse)
   socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
     `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
 }

@@ -23,8 +23,8 @@ const config = loadConfig()
 const database = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: 2 })
 try {
   await database.migrate()
-  const usersRepository = createUsersRepository(database.db)
-  const roomsRepository = createRoomsRepository(database.db)
+  const usersRepository = createUsersRepository(database.orm)
+  const roomsRepository = createRoomsRepository(database.orm)
   const ids = new Map<string, number>()
   for (const person of people) {
     const user = await usersRepository.findByUsername(person.username) ??

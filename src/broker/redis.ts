@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Redis } from 'ioredis'
-import type { UserBody } from '../schemas/users.js'
+import type { User } from '../schemas/users.js'
 import { presenceEvent, type Broker, type ControlEvent, type ControlListener, type RoomEvent, type RoomListener } from './types.js'
 
 export interface RedisBrokerOptions {
@@ -108,7 +108,7 @@ export async function createRedisBroker (options: RedisBrokerOptions): Promise<B
   }
   const forgetInstance = async (id: string) => {
     for (const entry of await publisher.smembers(indexKey(id))) {
-      const [roomId, user] = JSON.parse(entry) as [number, UserBody]
+      const [roomId, user] = JSON.parse(entry) as [number, User]
       const total = await publisher.eval(FORGET_SCRIPT, 1, presenceKey(roomId, user.id), id) as number
       if (total === 0) await broker.publishRoom(roomId, presenceEvent(user, false))
     }

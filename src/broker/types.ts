@@ -1,4 +1,4 @@
-import type { UserBody } from '../schemas/users.js'
+import type { User } from '../schemas/users.js'
 
 /**
  * What travels between instances. Room events go to the instances that have sockets in the room; control
@@ -12,7 +12,7 @@ export type RoomEvent =
   | { type: 'close', userId: number | null, code: number, reason: string }
 
 /** `{"type": "presence", "user", "online"}` to the others in the room. */
-export const presenceEvent = (user: UserBody, online: boolean): RoomEvent =>
+export const presenceEvent = (user: User, online: boolean): RoomEvent =>
   ({ type: 'ephemeral', userId: user.id, frame: JSON.stringify({ type: 'presence', user, online }) })
 
 export type ControlEvent =
@@ -39,7 +39,7 @@ export interface Broker {
    * Counts a user's sockets in a room across instances; true when the user just came online (`+1`, first socket)
    * or went offline (`-1`, last socket).
    */
-  presence: (roomId: number, user: UserBody, delta: 1 | -1) => Promise<boolean>
+  presence: (roomId: number, user: User, delta: 1 | -1) => Promise<boolean>
   /** True at most once per user and room in `intervalMs`, across instances: the typing throttle. */
   allowTyping: (roomId: number, userId: number, intervalMs: number) => Promise<boolean>
   /** Throws when the broker cannot be reached (for /readyz). */

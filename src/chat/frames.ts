@@ -1,7 +1,7 @@
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import type { Static } from '@sinclair/typebox'
 import { PingFrame, ReadFrame, SendFrame, TypingFrame, type SocketErrorCodeValue } from '../schemas/frames.js'
-import type { MessageBody } from '../schemas/messages.js'
+import type { Message } from '../schemas/messages.js'
 
 const MAX_MESSAGE_LENGTH = 4000
 
@@ -79,7 +79,7 @@ const withClientId = (error: FrameError, clientId: string | undefined): FrameErr
 export const isFrameError = (value: ClientFrame | FrameError): value is FrameError => 'code' in value
 
 /** A stored message as a socket frame: the same text for a live broadcast, a replay and a retry's answer. */
-export const messageFrame = (message: MessageBody): string => JSON.stringify({ type: 'message', ...message })
+export const messageFrame = (message: Message): string => JSON.stringify({ type: 'message', ...message })
 
 export const errorFrame = ({ code, detail, clientId }: FrameError): string =>
   JSON.stringify(clientId === undefined ? { type: 'error', code, detail } : { type: 'error', code, detail, client_id: clientId })

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { presenceEvent, type Broker, type ControlEvent, type RoomEvent } from '../broker/types.js'
-import type { MessageBody } from '../schemas/messages.js'
-import type { UserBody } from '../schemas/users.js'
+import type { Message } from '../schemas/messages.js'
+import type { User } from '../schemas/users.js'
 import { corkForTick, WireFrame } from './wire.js'
 import { messageFrame } from './frames.js'
 import { CloseCode, type ChatSession } from './session.js'
@@ -16,7 +16,7 @@ export interface HubStore {
   /** Whether the user is a member of the room now. */
   membership: (roomId: number, userId: number) => Promise<'member' | 'not_member' | 'room_gone'>
   /** Messages with seq > `seq`, oldest first. */
-  after: (roomId: number, roomName: string, seq: number, limit: number) => Promise<MessageBody[]>
+  after: (roomId: number, roomName: string, seq: number, limit: number) => Promise<Message[]>
 }
 
 export interface HubOptions {
@@ -46,7 +46,7 @@ interface RoomState {
 const GAP_PAGE = 500
 /** Far longer than an upgrade takes from its token check to its join. */
 const REVOKED_MEMORY_MS = 60_000
-const typingFrame = (user: UserBody) => JSON.stringify({ type: 'typing', user })
+const typingFrame = (user: User) => JSON.stringify({ type: 'typing', user })
 
 /**
  * This instance's sockets, by room. It subscribes the broker to a room while it has sockets there, and hands each

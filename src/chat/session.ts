@@ -1,9 +1,9 @@
 import type { WebSocket, RawData } from 'ws'
-import type { UserBody } from '../schemas/users.js'
+import type { User } from '../schemas/users.js'
 import { sendText, type WireFrame } from './wire.js'
 
 export interface SessionContext {
-  user: UserBody
+  user: User
   tokenId: number
   roomId: number
   roomName: string

@@ -15,7 +15,8 @@ export type Schema = typeof schema
 export type Db = PgDatabase<PgQueryResultHKT, Schema>
 
 export interface Database {
-  db: Db
+  /** drizzle over the driver: every query but the hottest is written with it. */
+  orm: Db
   kind: 'postgres' | 'embedded'
   /** Applies pending migrations; several processes may call it at once. */
   migrate: () => Promise<void>
@@ -63,7 +64,7 @@ function openPostgres (url: string, max: number): Database {
   })
   const db = drizzlePostgres(client, drizzleOptions)
   return {
-    db,
+    orm: db,
     kind: 'postgres',
     async migrate () {
       // One connection, so the advisory lock and the migration share a session.
@@ -95,7 +96,7 @@ async function openEmbedded (dataDir: string): Promise<Database> {
   }
   const db = drizzlePglite(client, drizzleOptions)
   return {
-    db: db as unknown as Db,
+    orm: db as unknown as Db,
     kind: 'embedded',
     async migrate () { await migratePglite(db, { migrationsFolder: migrationsDir }) },
     query: async <T>(text: string, params: unknown[]) => (await client.query<T>(text, params)).rows,

@@ -1,20 +1,20 @@
 import { toMessage, type MessageRow } from './message-mapping.js'
 import type { Database } from './client.js'
 import { isRetryable, isUniqueViolation } from '../lib/db-errors.js'
-import type { MessageBody } from '../schemas/messages.js'
-import type { UserBody } from '../schemas/users.js'
+import type { Message } from '../schemas/messages.js'
+import type { User } from '../schemas/users.js'
 
 export interface SendRequest {
   roomId: number
   roomName: string
-  sender: UserBody
+  sender: User
   message: string
   messageType: 'text' | 'image' | 'file' | 'system'
   clientId: string | null
 }
 
 export interface SendResult {
-  message: MessageBody
+  message: Message
   /** false when `client_id` matched a message stored before: the stored one is returned, nothing is written. */
   created: boolean
 }
@@ -50,7 +50,7 @@ export class MessageWriter {
     private readonly query: Database['query'],
     private readonly maxBatch: number,
     /** Called once per committed batch with the new messages, in seq order per room, before any send resolves. */
-    private readonly onCommit: (created: Array<{ roomId: number, message: MessageBody }>) => void
+    private readonly onCommit: (created: Array<{ roomId: number, message: Message }>) => void
   ) {}
 
   send (request: SendRequest): Promise<SendResult> {

@@ -8,7 +8,7 @@ export const ErrorResponse = Type.Object({
   request_id: Type.Optional(Type.String())
 }, { $id: 'ErrorResponse', description: 'Every REST error; `errors` only for `validation_error`.' })
 
-export type ErrorBody = Static<typeof ErrorResponse>
+export type ErrorResponse = Static<typeof ErrorResponse>
 
 export const ErrorRef = Type.Ref(ErrorResponse)
 

@@ -9,7 +9,7 @@ export const SendFrame = Type.Object({
   message_type: Type.Optional(Type.Union([Type.Literal('text'), Type.Literal('image'), Type.Literal('file')])),
   client_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 }))
 }, { additionalProperties: false, $id: 'SendFrame' })
-export type SendFrameBody = Static<typeof SendFrame>
+export type SendFrame = Static<typeof SendFrame>
 
 export const TypingFrame = Type.Object({ type: Type.Literal('typing') }, { additionalProperties: false })
 export const ReadFrame = Type.Object({

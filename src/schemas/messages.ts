@@ -16,6 +16,6 @@ export const Message = Type.Object({
   created_at: Timestamp,
   client_id: Type.Union([Type.String(), Type.Null()])
 }, { $id: 'Message' })
-export type MessageBody = Static<typeof Message>
+export type Message = Static<typeof Message>
 
 export const MessagePage = Page(Type.Ref(Message), 'MessagePage')

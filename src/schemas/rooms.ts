@@ -14,7 +14,7 @@ export const Room = Type.Object({
   updated_at: Timestamp,
   members_count: Type.Integer()
 }, { $id: 'Room' })
-export type RoomBody = Static<typeof Room>
+export type Room = Static<typeof Room>
 
 export const RoomListItem = Type.Composite([
   Type.Omit(Room, ['$id'] as never),

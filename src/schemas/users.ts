@@ -7,7 +7,7 @@ export const User = Type.Object({
   first_name: Type.String(),
   last_name: Type.String()
 }, { $id: 'User' })
-export type UserBody = Static<typeof User>
+export type User = Static<typeof User>
 
 export const UserRef = Type.Ref(User)
 

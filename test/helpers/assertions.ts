@@ -23,5 +23,5 @@ export function isError (t: Test, response: Pick<ApiResponse, 'status' | 'body'>
 
 /** Makes a user staff, straight in the database (there is no API for it, by design). */
 export async function makeStaff (server: TestServer, account: Account) {
-  await server.app.database.db.update(users).set({ isStaff: true }).where(eq(users.id, account.user.id))
+  await server.app.database.orm.update(users).set({ isStaff: true }).where(eq(users.id, account.user.id))
 }

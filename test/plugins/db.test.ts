@@ -55,7 +55,7 @@ if (!embedded) {
     const databases = await Promise.all([1, 2, 3, 4].map(() => openDatabase({ databaseUrl: DATABASE_URL, dataDir: '' })))
     t.teardown(() => Promise.all(databases.map((database) => database.close())))
     await Promise.all(databases.map((database) => database.migrate()))
-    const applied = await databases[0]!.db.execute(sql`select count(*)::int as n from drizzle.__drizzle_migrations`)
+    const applied = await databases[0]!.orm.execute(sql`select count(*)::int as n from drizzle.__drizzle_migrations`)
     t.equal((applied as unknown as Array<{ n: number }>)[0]!.n, 1, 'each migration applied once')
   })
 }

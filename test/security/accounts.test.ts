@@ -121,7 +121,7 @@ t.test('refused tokens on the socket handshake count too, and the refusal is an 
 })
 
 const storedUsers = async (username: string) =>
-  (await server.app.database.db.select({ n: count() }).from(users).where(eq(users.username, username)))[0]!.n
+  (await server.app.database.orm.select({ n: count() }).from(users).where(eq(users.username, username)))[0]!.n
 
 t.test('register refuses guessable passwords with 400 validation_error on /password, and stores nothing', async (t) => {
   const name = () => uniqueName('weak')

@@ -102,7 +102,7 @@ const login = async (account: Account) => (await expectStatus('login', api(serve
 async function makeCast (): Promise<Cast> {
   const [owner, member, other, outsider, stranger, staff] = await Promise.all(
     Array.from({ length: 6 }, () => register(server.url, uniqueName('mx'), PASSWORD)))
-  await server.app.database.db.update(users).set({ isStaff: true }).where(eq(users.id, staff!.user.id))
+  await server.app.database.orm.update(users).set({ isStaff: true }).where(eq(users.id, staff!.user.id))
   const revoked = await login(owner!)
   await expectStatus('logout', api(server.url, 'POST', '/api/auth/logout/', { token: revoked }), 204)
   return { owner: owner!, member: member!, other: other!, outsider: outsider!, stranger: stranger!, staff: staff!, revoked }
@@ -344,7 +344,7 @@ async function handshake (room: string, token: string | undefined, expectOpen: b
 }
 
 async function roomState (roomId: number): Promise<RoomState> {
-  const { db } = server.app.database
+  const { orm: db } = server.app.database
   const found = await db.select({ id: rooms.id }).from(rooms).where(eq(rooms.id, roomId))
   const members = await db.select({ userId: roomMembers.userId }).from(roomMembers).where(eq(roomMembers.roomId, roomId))
   return { exists: found.length === 1, members: members.map((m) => m.userId).sort((a, b) => a - b) }

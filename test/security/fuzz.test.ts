@@ -26,7 +26,7 @@ const server = await startServer(t, {
   RATE_LIMIT_REST_PER_TOKEN: '1000000',
   MESSAGE_BURST: '1000000'
 })
-const { db } = server.app.database
+const { orm: db } = server.app.database
 
 const fuzzRuns = Number(process.env.FUZZ_RUNS ?? 0)
 const runs = (base: number) => ({

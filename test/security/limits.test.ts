@@ -94,7 +94,7 @@ t.test('register and login share a per-IP limit: the 4th from one IP is 429 with
   const refused = uniqueName('lim')
   isThrottled(t, await signUp(rated.url, ip, refused), '4th: register')
   isThrottled(t, await logIn(rated.url, ip, first.body.user.username), '5th: login')
-  const [stored] = await rated.app.database.db.select({ n: count() }).from(users).where(eq(users.username, refused))
+  const [stored] = await rated.app.database.orm.select({ n: count() }).from(users).where(eq(users.username, refused))
   t.equal(stored!.n, 0, 'the throttled registration stored no user')
   t.equal((await signUp(rated.url, address())).status, 201, 'another IP still registers')
 })
@@ -134,7 +134,7 @@ async function member () {
   return { account, room }
 }
 const historyCount = async (roomId: number) =>
-  (await limited.app.database.db.select({ n: count() }).from(messages).where(eq(messages.roomId, roomId)))[0]!.n
+  (await limited.app.database.orm.select({ n: count() }).from(messages).where(eq(messages.roomId, roomId)))[0]!.n
 
 t.test('socket sends: a burst of 3, then a throttled error frame, nothing stored, the socket open', async (t) => {
   const { account, room } = await member()
@@ -209,7 +209,7 @@ t.test('BODY_LIMIT: a body of 2048 bytes is read, one of 2049 is 413 and stores 
   const over = uniqueName('big')
   const refused = await api(limited.url, 'POST', '/api/chat/groups/', { token: account.token, raw: sized(over, 2049) })
   isError(t, refused, 413, 'payload_too_large', '2049 bytes')
-  const [stored] = await limited.app.database.db.select({ n: count() }).from(rooms).where(eq(rooms.name, over))
+  const [stored] = await limited.app.database.orm.select({ n: count() }).from(rooms).where(eq(rooms.name, over))
   t.equal(stored!.n, 0, 'no room stored')
   const fits = await api(limited.url, 'POST', '/api/chat/groups/', { token: account.token, raw: sized(uniqueName('big'), 2048) })
   t.equal(fits.status, 201, '2048 bytes: created')

@@ -303,7 +303,7 @@ t.test('messages arriving while paging cause no duplicate or gap in the backward
 })
 
 t.test('a page deep in the history is one range scan on the (room_id, seq) index', async (t) => {
-  const { db } = server.app.database
+  const { orm: db } = server.app.database
   const owner = await register(server.url)
   const room = await createRoom(server.url, owner.token)
   const depth = 20_000

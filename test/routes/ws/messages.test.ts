@@ -317,7 +317,7 @@ t.test('a read frame is accepted with no answer and marks the room read', async 
   await socket.messageCount(3)
 
   const readMark = async () => {
-    const [row] = await server.app.database.db.select({ seq: roomMembers.lastReadSeq }).from(roomMembers)
+    const [row] = await server.app.database.orm.select({ seq: roomMembers.lastReadSeq }).from(roomMembers)
       .where(and(eq(roomMembers.roomId, room.id), eq(roomMembers.userId, owner.user.id)))
     return Number(row!.seq)
   }
