@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, gt, lt, sql, type SQL } from 'drizzle-orm'
 import fp from 'fastify-plugin'
-import { messageFrame } from '../src/chat/frames.js'
+import { messageFrame } from '../src/chat/protocol.js'
 import type { Db } from '../src/db/client.js'
 import { toMessage } from '../src/db/message-mapping.js'
 import { MessageWriter } from '../src/db/message-writer.js'

@@ -3,7 +3,7 @@ import type { WebSocket } from 'ws'
 import { SendRefused } from '../db/message-writer.js'
 import type { SendRequest, SendResult } from '../db/message-writer.js'
 import { isDatabaseUnavailable } from '../lib/db-errors.js'
-import { errorFrame, isFrameError, messageFrame, parseFrame, type ClientFrame, type FrameError } from './frames.js'
+import { errorFrame, isFrameError, messageFrame, parseFrame, type IncomingFrame, type FrameError } from './protocol.js'
 import type { ChatHub } from './hub.js'
 import { ChatSession, CloseCode, isText, type SessionContext } from './session.js'
 
@@ -25,7 +25,7 @@ const PONG = JSON.stringify({ type: 'pong' })
 const where = (session: ChatSession) => ({ roomId: session.context.roomId, userId: session.context.user.id })
 const fail = (session: ChatSession, error: FrameError) => session.send(errorFrame(error))
 
-async function handleSend (session: ChatSession, deps: ConnectionDeps, frame: Extract<ClientFrame, { type: 'message' }>) {
+async function handleSend (session: ChatSession, deps: ConnectionDeps, frame: Extract<IncomingFrame, { type: 'message' }>) {
   const { context } = session
   try {
     const { message, created } = await deps.send({

@@ -3,7 +3,7 @@ import { presenceEvent, type Broker, type ControlEvent, type RoomEvent } from '.
 import type { Message } from '../schemas/messages.js'
 import type { User } from '../schemas/users.js'
 import { corkForTick, WireFrame } from './wire.js'
-import { messageFrame } from './frames.js'
+import { messageFrame } from './protocol.js'
 import { CloseCode, type ChatSession } from './session.js'
 import { TokenBuckets } from './token-buckets.js'
 import { isDatabaseUnavailable } from '../lib/db-errors.js'

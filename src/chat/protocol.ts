@@ -12,7 +12,7 @@ const checkers = {
   ping: TypeCompiler.Compile(PingFrame)
 }
 
-export type ClientFrame =
+export type IncomingFrame =
   | { type: 'message', message: string, messageType: 'text' | 'image' | 'file', clientId: string | null }
   | { type: 'typing' }
   | { type: 'read', seq: number }
@@ -30,7 +30,7 @@ const isUrl = (value: string) => {
 }
 
 /** Parses and checks one text frame; an error says what to send back, and nothing is stored. */
-export function parseFrame (text: string): ClientFrame | FrameError {
+export function parseFrame (text: string): IncomingFrame | FrameError {
   let data: unknown
   try {
     data = JSON.parse(text)
@@ -52,7 +52,7 @@ export function parseFrame (text: string): ClientFrame | FrameError {
     const error = checker.Errors(data).First()!
     return withClientId({ code: 'validation_error', detail: `${error.path || '/'}: ${error.message}` }, clientId)
   }
-  if (type !== 'message') return data as ClientFrame
+  if (type !== 'message') return data as IncomingFrame
   const send = data as Static<typeof SendFrame>
   // PostgreSQL text cannot hold NUL: one stored in a group-commit batch would fail every send in that batch.
   const nul = send.message.includes('\u0000') ? 'message' : send.client_id?.includes('\u0000') === true ? 'client_id' : undefined
@@ -76,7 +76,7 @@ export function parseFrame (text: string): ClientFrame | FrameError {
 const withClientId = (error: FrameError, clientId: string | undefined): FrameError =>
   clientId === undefined ? error : { ...error, clientId }
 
-export const isFrameError = (value: ClientFrame | FrameError): value is FrameError => 'code' in value
+export const isFrameError = (value: IncomingFrame | FrameError): value is FrameError => 'code' in value
 
 /** A stored message as a socket frame: the same text for a live broadcast, a replay and a retry's answer. */
 export const messageFrame = (message: Message): string => JSON.stringify({ type: 'message', ...message })
