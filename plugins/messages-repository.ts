@@ -2,13 +2,12 @@ import { and, asc, desc, eq, gt, lt, sql, type SQL } from 'drizzle-orm'
 import fp from 'fastify-plugin'
 import { messageFrame } from '../src/chat/protocol.js'
 import type { Db } from '../src/db/client.js'
-import { toMessage } from '../src/db/message-mapping.js'
+import { toMessage, toUser } from '../src/db/mappers.js'
 import { MessageWriter } from '../src/db/message-writer.js'
 import { messages, roomMembers, users } from '../src/db/schema/index.js'
 import type { Cursor } from '../src/lib/cursor.js'
 import { keysetPage } from '../src/lib/keyset.js'
 import type { Message } from '../src/schemas/messages.js'
-import { toUser } from './users-repository.js'
 
 declare module 'fastify' {
   interface FastifyInstance {

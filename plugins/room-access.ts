@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { CloseCode } from '../src/chat/session.js'
 import { notFound, permissionDenied } from '../src/lib/http-error.js'
-import type { MemberRow, RoomRecord } from './rooms-repository.js'
+import type { MemberRow, RoomRow } from '../src/db/schema/index.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -13,7 +13,7 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     /** Its members are not counted here: every page and socket under the room would pay for a count. */
-    room: RoomRecord
+    room: RoomRow
     member: MemberRow | null
   }
 }
@@ -34,7 +34,7 @@ export function requireManager (request: FastifyRequest): void {
 
 export default fp(async function roomAccess (fastify) {
   const { roomsRepository, chatHub } = fastify
-  fastify.decorateRequest('room', null as unknown as RoomRecord)
+  fastify.decorateRequest('room', null as unknown as RoomRow)
   fastify.decorateRequest('member', null)
 
   fastify.decorate('loadRoom', async function loadRoom (request: FastifyRequest) {

@@ -1,13 +1,12 @@
 import { and, asc, desc, eq, getTableColumns, gt, ilike, inArray, lt, or, sql, type SQL } from 'drizzle-orm'
 import fp from 'fastify-plugin'
 import type { Db } from '../src/db/client.js'
-import { roomMembers, rooms, users } from '../src/db/schema/index.js'
+import { roomMembers, rooms, users, type MemberRow, type RoomRow, type UserRow } from '../src/db/schema/index.js'
 import type { Cursor } from '../src/lib/cursor.js'
 import { isUniqueViolation } from '../src/lib/db-errors.js'
 import { conflict } from '../src/lib/http-error.js'
 import { keysetPage } from '../src/lib/keyset.js'
-import type { Room } from '../src/schemas/rooms.js'
-import type { UserRow } from './users-repository.js'
+import type { RoomWithCount } from '../src/db/mappers.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -15,22 +14,7 @@ declare module 'fastify' {
   }
 }
 
-/** A room's row as stored; with its members counted (a subquery), a `RoomRow`. */
-export type RoomRecord = typeof rooms.$inferSelect
-export type RoomRow = RoomRecord & { membersCount: number }
-export type MemberRow = typeof roomMembers.$inferSelect
 export interface RoomFields { description?: string, roomAvatar?: string | null, isPrivate?: boolean }
-
-export const toRoom = (row: RoomRow): Room => ({
-  id: row.id,
-  name: row.name,
-  description: row.description,
-  room_avatar: row.roomAvatar,
-  is_private: row.isPrivate,
-  created_at: row.createdAt.toISOString(),
-  updated_at: row.updatedAt.toISOString(),
-  members_count: row.membersCount
-})
 
 const roomColumns = {
   ...getTableColumns(rooms),
@@ -42,7 +26,7 @@ const roomColumns = {
 const containing = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
 
 export function createRoomsRepository (db: Db) {
-  const byId = async (id: number): Promise<RoomRow> => {
+  const byId = async (id: number): Promise<RoomWithCount> => {
     const [row] = await db.select(roomColumns).from(rooms).where(eq(rooms.id, id))
     return row!
   }
@@ -51,7 +35,7 @@ export function createRoomsRepository (db: Db) {
     byId,
 
     /** The room (members not counted) and the caller's membership (if any), in one query. */
-    async findWithMember (name: string, userId: number): Promise<{ room: RoomRecord, member: MemberRow | null } | undefined> {
+    async findWithMember (name: string, userId: number): Promise<{ room: RoomRow, member: MemberRow | null } | undefined> {
       const [row] = await db.select({ room: rooms, member: roomMembers }).from(rooms)
         .leftJoin(roomMembers, and(eq(roomMembers.roomId, rooms.id), eq(roomMembers.userId, userId)))
         .where(eq(rooms.name, name))
@@ -59,7 +43,7 @@ export function createRoomsRepository (db: Db) {
     },
 
     /** Creates a room with its owner as first member. */
-    async create (ownerId: number, name: string, fields: RoomFields): Promise<RoomRow> {
+    async create (ownerId: number, name: string, fields: RoomFields): Promise<RoomWithCount> {
       try {
         const id = await db.transaction(async (tx) => {
           const [room] = await tx.insert(rooms).values({ name, ownerId, ...fields }).returning({ id: rooms.id })
@@ -91,7 +75,7 @@ export function createRoomsRepository (db: Db) {
       return await db.select({ id: rooms.id, lastSeq: rooms.lastSeq }).from(rooms).where(inArray(rooms.id, ids))
     },
 
-    async update (id: number, fields: RoomFields): Promise<RoomRow> {
+    async update (id: number, fields: RoomFields): Promise<RoomWithCount> {
       await db.update(rooms).set({ ...fields, updatedAt: sql`now()` }).where(eq(rooms.id, id))
       return await byId(id)
     },
@@ -101,7 +85,7 @@ export function createRoomsRepository (db: Db) {
     },
 
     /** The rooms a user has joined, by name. */
-    async joined (userId: number): Promise<RoomRow[]> {
+    async joined (userId: number): Promise<RoomWithCount[]> {
       return await db.select(roomColumns).from(rooms)
         .innerJoin(roomMembers, and(eq(roomMembers.roomId, rooms.id), eq(roomMembers.userId, userId)))
         .orderBy(asc(rooms.name))

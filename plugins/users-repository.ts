@@ -1,12 +1,10 @@
 import { and, eq, lt, sql } from 'drizzle-orm'
 import fp from 'fastify-plugin'
 import type { Db } from '../src/db/client.js'
-import { roomMembers, rooms, tokens, users } from '../src/db/schema/index.js'
+import { roomMembers, rooms, tokens, users, type MemberRow, type RoomRow, type UserRow } from '../src/db/schema/index.js'
 import { isUniqueViolation } from '../src/lib/db-errors.js'
 import { conflict } from '../src/lib/http-error.js'
 import { hashToken, newToken } from '../src/lib/tokens.js'
-import type { User } from '../src/schemas/users.js'
-import type { MemberRow, RoomRecord } from './rooms-repository.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -14,12 +12,7 @@ declare module 'fastify' {
   }
 }
 
-export type UserRow = typeof users.$inferSelect
 export interface NewUser { username: string, passwordHash: string, firstName?: string, lastName?: string, email?: string }
-
-/** The API's User object from a row. */
-export const toUser = (row: Pick<UserRow, 'id' | 'username' | 'firstName' | 'lastName'>): User =>
-  ({ id: row.id, username: row.username, first_name: row.firstName, last_name: row.lastName })
 
 // last_used_at moves at most once a minute per token: a read-mostly table, not a write per request.
 const LAST_USED_GRANULARITY_MS = 60_000
@@ -28,7 +21,7 @@ export interface Authenticated {
   user: UserRow
   tokenId: number
   /** Present when a room name was asked for: the room (undefined when there is none) and the membership. */
-  inRoom: { room: RoomRecord | undefined, member: MemberRow | null } | undefined
+  inRoom: { room: RoomRow | undefined, member: MemberRow | null } | undefined
 }
 
 export function createUsersRepository (db: Db, onTouchError: (error: unknown) => void = () => {}) {

@@ -1,4 +1,5 @@
-import { toMessage, type MessageRow } from './message-mapping.js'
+import { toMessage } from './mappers.js'
+import type { MessageRow } from './schema/index.js'
 import type { Database } from './client.js'
 import { isRetryable, isUniqueViolation } from '../lib/db-errors.js'
 import type { Message } from '../schemas/messages.js'

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { toUser } from '../../../plugins/users-repository.js'
+import { toUser } from '../../../src/db/mappers.js'
 import { authenticationFailed } from '../../../src/lib/http-error.js'
 import { dummyHash, hashPassword, verifyPassword } from '../../../src/lib/password.js'
 import { assertStrongPassword } from '../../../src/lib/password-policy.js'

@@ -20,3 +20,5 @@ export const messages = pgTable('messages', {
   unique().on(table.roomId, table.senderId, table.clientId),
   index().on(table.senderId)
 ])
+
+export type MessageRow = typeof messages.$inferSelect

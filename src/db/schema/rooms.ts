@@ -14,6 +14,9 @@ export const rooms = pgTable('rooms', {
   updatedAt: timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow()
 })
 
+/** A room's row as stored. */
+export type RoomRow = typeof rooms.$inferSelect
+
 export const roomMembers = pgTable('room_members', {
   roomId: integer().notNull().references(() => rooms.id, { onDelete: 'cascade' }),
   userId: integer().notNull().references(() => users.id, { onDelete: 'cascade' }),
@@ -24,3 +27,5 @@ export const roomMembers = pgTable('room_members', {
   primaryKey({ columns: [table.roomId, table.userId] }),
   index().on(table.userId)
 ])
+
+export type MemberRow = typeof roomMembers.$inferSelect

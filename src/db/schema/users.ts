@@ -12,6 +12,8 @@ export const users = pgTable('users', {
   updatedAt: timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow()
 })
 
+export type UserRow = typeof users.$inferSelect
+
 /** API tokens. Only a SHA-256 of the token is kept: a leaked table lets nobody in. */
 export const tokens = pgTable('tokens', {
   id: serial().primaryKey(),

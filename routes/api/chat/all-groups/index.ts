@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { toRoom } from '../../../../plugins/rooms-repository.js'
+import { toRoom } from '../../../../src/db/mappers.js'
 import { isName, readCursor, toPage } from '../../../../src/lib/page-links.js'
 import { errors } from '../../../../src/schemas/errors.js'
 import { AllGroupsQuery, RoomPage } from '../../../../src/schemas/rooms.js'

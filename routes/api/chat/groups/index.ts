@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { toRoom } from '../../../../plugins/rooms-repository.js'
+import { toRoom } from '../../../../src/db/mappers.js'
 import { errors } from '../../../../src/schemas/errors.js'
 import { CreateRoomBody, Room } from '../../../../src/schemas/rooms.js'
 

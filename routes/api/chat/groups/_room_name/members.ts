@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { requireManager, requireMember } from '../../../../../plugins/room-access.js'
-import { toUser } from '../../../../../plugins/users-repository.js'
+import { toUser } from '../../../../../src/db/mappers.js'
 import { conflict, notFound } from '../../../../../src/lib/http-error.js'
 import { RoomName, Username } from '../../../../../src/schemas/common.js'
 import { errors } from '../../../../../src/schemas/errors.js'

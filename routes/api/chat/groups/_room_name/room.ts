@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { requireManager } from '../../../../../plugins/room-access.js'
-import { toRoom } from '../../../../../plugins/rooms-repository.js'
+import { toRoom } from '../../../../../src/db/mappers.js'
 import { CloseCode } from '../../../../../src/chat/session.js'
 import { permissionDenied } from '../../../../../src/lib/http-error.js'
 import { RoomParams } from '../../../../../src/schemas/common.js'

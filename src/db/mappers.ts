@@ -1,0 +1,35 @@
+import type { MessageRow, RoomRow, UserRow } from './schema/index.js'
+import type { Message } from '../schemas/messages.js'
+import type { Room } from '../schemas/rooms.js'
+import type { User } from '../schemas/users.js'
+
+/** A room's row with its members counted (a subquery of the room queries). */
+export type RoomWithCount = RoomRow & { membersCount: number }
+
+/** The API's User object from a row: its public fields only. */
+export const toUser = (row: Pick<UserRow, 'id' | 'username' | 'firstName' | 'lastName'>): User =>
+  ({ id: row.id, username: row.username, first_name: row.firstName, last_name: row.lastName })
+
+/** The API's Room object. */
+export const toRoom = (row: RoomWithCount): Room => ({
+  id: row.id,
+  name: row.name,
+  description: row.description,
+  room_avatar: row.roomAvatar,
+  is_private: row.isPrivate,
+  created_at: row.createdAt.toISOString(),
+  updated_at: row.updatedAt.toISOString(),
+  members_count: row.membersCount
+})
+
+/** The API's Message object: the same for a history page and a live frame. */
+export const toMessage = (row: MessageRow, room: string, sender: User): Message => ({
+  id: row.id,
+  room,
+  seq: row.seq,
+  message: row.message,
+  message_type: row.messageType,
+  sender,
+  created_at: row.createdAt.toISOString(),
+  client_id: row.clientId
+})
