@@ -38,10 +38,11 @@ export default fp(async function chatHub (fastify) {
     broker,
     log,
     store: {
-      lastSeq: roomsRepository.lastSeq,
-      lastSeqs: roomsRepository.lastSeqs,
+      position: roomsRepository.position,
+      lastRevs: roomsRepository.lastRevs,
       membership: roomsRepository.membership,
-      after: messagesRepository.after
+      after: messagesRepository.after,
+      changedAfter: messagesRepository.changedAfter
     },
     heartbeatIntervalMs: config.HEARTBEAT_INTERVAL_MS,
     typingIntervalMs: config.TYPING_INTERVAL_MS,

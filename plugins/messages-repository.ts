@@ -1,10 +1,10 @@
 import { and, asc, desc, eq, gt, lt, sql, type SQL } from 'drizzle-orm'
 import fp from 'fastify-plugin'
-import { messageFrame } from '../src/chat/protocol.js'
+import { publishCommitted } from '../src/chat/publish.js'
 import type { Db } from '../src/db/client.js'
 import { toMessage, toUser } from '../src/db/mappers.js'
 import { MessageWriter } from '../src/db/message-writer.js'
-import { messages, roomMembers, users } from '../src/db/schema/index.js'
+import { messages, roomMembers, rooms, users } from '../src/db/schema/index.js'
 import type { Cursor } from '../src/lib/cursor.js'
 import { keysetPage } from '../src/lib/keyset.js'
 import type { Message } from '../src/schemas/messages.js'
@@ -32,8 +32,13 @@ export function createMessagesRepository (db: Db, writer: MessageWriter) {
   const seekQueries = {
     newest: seekQuery('messages_newest', undefined, desc(messages.seq)),
     before: seekQuery('messages_before', lt(messages.seq, sql.placeholder('seq')), desc(messages.seq)),
-    after: seekQuery('messages_after', gt(messages.seq, sql.placeholder('seq')), asc(messages.seq))
+    after: seekQuery('messages_after', gt(messages.seq, sql.placeholder('seq')), asc(messages.seq)),
+    // On the (room_id, rev) index: the changes feed, resume by rev and gap repair.
+    changed: seekQuery('messages_changed', gt(messages.rev, sql.placeholder('seq')), asc(messages.rev)),
+    one: seekQuery('messages_one', eq(messages.id, sql.placeholder('seq')), asc(messages.id))
   }
+  const roomRev = db.select({ lastRev: rooms.lastRev }).from(rooms).where(eq(rooms.id, sql.placeholder('roomId')))
+    .prepare('room_rev')
 
   /** A room's messages around `seq` on the (room_id, seq) index: after it ascending, or before it descending. */
   const seek = async (roomId: number, roomName: string, direction: 'after' | 'before', seq: number | undefined,
@@ -43,9 +48,39 @@ export function createMessagesRepository (db: Db, writer: MessageWriter) {
     return rows.map((row) => toMessage(row.message, roomName, toUser(row.sender)))
   }
 
+  /** Messages changed after `rev`, in rev order, in their current state, with the rev each was stored with. */
+  const changedAfter = async (roomId: number, roomName: string, rev: number, limit: number) => {
+    const rows = await seekQueries.changed.execute({ roomId, seq: rev, limit })
+    return rows.map((row) => ({ message: toMessage(row.message, roomName, toUser(row.sender)), createdRev: row.message.createdRev }))
+  }
+
   return {
     /** Stores a message (group commit); resolves after the commit. */
     send: writer.send.bind(writer),
+
+    /** Edits, deletes, reacts (group commit); resolves after the commit. */
+    change: writer.change.bind(writer),
+
+    changedAfter,
+
+    /** One message of the room in its current state, tombstones included. */
+    async one (roomId: number, roomName: string, id: number): Promise<Message | undefined> {
+      const [row] = await seekQueries.one.execute({ roomId, seq: id, limit: 1 })
+      return row === undefined ? undefined : toMessage(row.message, roomName, toUser(row.sender))
+    },
+
+    /**
+     * The changes feed: the messages whose rev is above `since`, in rev order, and the rev to ask from next. The
+     * room's rev is read first: every rev up to it is committed, so a page that ends the feed ends at it.
+     */
+    async changes (roomId: number, roomName: string, since: number, limit: number) {
+      const [room] = await roomRev.execute({ roomId })
+      const page = await changedAfter(roomId, roomName, since, limit + 1)
+      const hasMore = page.length > limit
+      const results = page.slice(0, limit).map((entry) => entry.message)
+      const rev = hasMore ? results.at(-1)!.rev : Math.max(since, room?.lastRev ?? 0, results.at(-1)?.rev ?? 0)
+      return { results, rev, has_more: hasMore }
+    },
 
     /** Messages with seq > `seq`, oldest first: replays and gap repair. */
     after: (roomId: number, roomName: string, seq: number, limit: number) =>
@@ -65,17 +100,17 @@ export function createMessagesRepository (db: Db, writer: MessageWriter) {
   }
 }
 
-/** History queries, and the group-commit writer that publishes each stored message once, after its commit. */
+/** History queries, and the group-commit writer whose commits are published once, after the commit (src/chat/publish.ts). */
 export default fp(async function messagesRepository (fastify) {
   const { broker, config, log, metrics } = fastify
-  const writer = new MessageWriter(fastify.database.query, config.BATCH_MAX_MESSAGES, (created) => {
-    metrics.messagesStored.inc(created.length)
-    metrics.batchSize.observe(created.length)
-    for (const { roomId, message } of created) {
-      // Serialized once here; every socket in every instance is sent these very bytes.
-      broker.publishRoom(roomId, { type: 'message', seq: message.seq, frame: messageFrame(message) })
-        .catch((error: unknown) => log.warn({ err: error, room: message.room }, 'publish failed'))
+  const publish = publishCommitted(broker, log)
+  const writer = new MessageWriter(fastify.database, config.BATCH_MAX_MESSAGES, (committed) => {
+    const created = committed.filter((c) => c.kind === 'created').length
+    if (created > 0) {
+      metrics.messagesStored.inc(created)
+      metrics.batchSize.observe(created)
     }
+    publish(committed)
   })
   fastify.decorate('messagesRepository', createMessagesRepository(fastify.database.orm, writer))
   // Sends still queued when the server closes are committed before the database closes.

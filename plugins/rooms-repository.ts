@@ -57,9 +57,9 @@ export function createRoomsRepository (db: Db) {
       }
     },
 
-    async lastSeq (id: number): Promise<number> {
-      const [row] = await db.select({ lastSeq: rooms.lastSeq }).from(rooms).where(eq(rooms.id, id))
-      return row?.lastSeq ?? 0
+    async position (id: number): Promise<{ lastSeq: number, lastRev: number }> {
+      const [row] = await db.select({ lastSeq: rooms.lastSeq, lastRev: rooms.lastRev }).from(rooms).where(eq(rooms.id, id))
+      return row ?? { lastSeq: 0, lastRev: 0 }
     },
 
     /** Whether a user is a member of a room now, or the room is gone. */
@@ -71,8 +71,8 @@ export function createRoomsRepository (db: Db) {
       return row.userId === null ? 'not_member' : 'member'
     },
 
-    async lastSeqs (ids: number[]): Promise<Array<{ id: number, lastSeq: number }>> {
-      return await db.select({ id: rooms.id, lastSeq: rooms.lastSeq }).from(rooms).where(inArray(rooms.id, ids))
+    async lastRevs (ids: number[]): Promise<Array<{ id: number, lastRev: number }>> {
+      return await db.select({ id: rooms.id, lastRev: rooms.lastRev }).from(rooms).where(inArray(rooms.id, ids))
     },
 
     async update (id: number, fields: RoomFields): Promise<RoomWithCount> {

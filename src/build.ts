@@ -43,7 +43,7 @@ export async function buildServer (config: Config, options: FastifyServerOptions
     logger: loggerOptions(config),
     trustProxy: config.TRUST_PROXY,
     bodyLimit: config.BODY_LIMIT,
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 512 },
     // A client's X-Request-Id goes into every log line of its request: taken only when short and plain.
     requestIdHeader: false,
     genReqId: requestId,

@@ -16,12 +16,12 @@ export async function filledRoom (base: string, databaseUrl: string, count: numb
     for (let from = 1; from <= count; from += CHUNK) {
       const to = Math.min(count, from + CHUNK - 1)
       await sql`
-        insert into messages (room_id, seq, sender_id, message, message_type, created_at)
-        select ${room.id}, g, ${account.user.id}, 'history message ' || g, 'text',
+        insert into messages (room_id, seq, rev, created_rev, sender_id, message, message_type, created_at)
+        select ${room.id}, g, g, g, ${account.user.id}, 'history message ' || g, 'text',
                now() - make_interval(secs => (${count}::bigint - g) / 1000.0)
         from generate_series(${from}::bigint, ${to}::bigint) g`
     }
-    await sql`update rooms set last_seq = ${count} where id = ${room.id}`
+    await sql`update rooms set last_seq = ${count}, last_rev = ${count} where id = ${room.id}`
     // VACUUM, not just ANALYZE: the inserts would otherwise start an autovacuum of the table (its insert threshold)
     // a minute or so later, in the middle of a measurement, competing for the same two cores. CHECKPOINT: the
     // fill's dirty pages (hundreds of MB at 1,000,000) are written now, not by a checkpoint or the kernel's

@@ -40,7 +40,7 @@ return total`
 /**
  * Redis pub/sub between instances. Each instance subscribes to a room's channel only while it has sockets in the
  * room. A publisher delivers to its own sockets directly, so its clients keep chatting while Redis is down, and skips
- * its own echo from Redis. Lost events are not repaired here: the hub notices the gap in seq (or is told on
+ * its own echo from Redis. Lost events are not repaired here: the hub notices the gap in rev (or is told on
  * recovery) and reads the missing messages from the database.
  */
 export async function createRedisBroker (options: RedisBrokerOptions): Promise<Broker> {
@@ -54,17 +54,18 @@ export async function createRedisBroker (options: RedisBrokerOptions): Promise<B
   let controlListener: ControlListener = () => {}
   let recoverListener: () => void = () => {}
 
-  // Wire format: `<instance> m<seq> <frame>` for a message (its frame as is: nothing to escape or parse on the
-  // busiest path), `<instance> <json event>` for the others.
+  // Wire format: `<instance> m<rev>,<id>,<seq>,<c|u> <frame>` for a message or a change (its frame as is: nothing
+  // to escape or parse on the busiest path), `<instance> <json event>` for the others.
   const encode = (event: RoomEvent | ControlEvent) => event.type === 'message'
-    ? `${instance} m${event.seq} ${event.frame}`
+    ? `${instance} m${event.rev},${event.id},${event.seq},${event.created ? 'c' : 'u'} ${event.frame}`
     : `${instance} ${JSON.stringify(event)}`
   const decode = (body: string): unknown => {
     if (!body.startsWith('m')) return JSON.parse(body)
     const space = body.indexOf(' ')
-    const seq = Number(body.slice(1, space))
-    if (space < 0 || !Number.isSafeInteger(seq)) throw new Error('unreadable message event')
-    return { type: 'message', seq, frame: body.slice(space + 1) }
+    const [rev, id, seq, kind] = body.slice(1, space).split(',')
+    const numbers = [rev, id, seq].map(Number)
+    if (space < 0 || !numbers.every(Number.isSafeInteger) || (kind !== 'c' && kind !== 'u')) throw new Error('unreadable message event')
+    return { type: 'message', rev: numbers[0], id: numbers[1], seq: numbers[2], created: kind === 'c', frame: body.slice(space + 1) }
   }
   subscriber.on('message', (channel: string, payload: string) => {
     const space = payload.indexOf(' ')

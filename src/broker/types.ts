@@ -5,7 +5,8 @@ import type { User } from '../schemas/users.js'
  * events go to every instance. Frames are serialized once, by the publisher, and sent to sockets as they are.
  */
 export type RoomEvent =
-  | { type: 'message', seq: number, frame: string }
+  /** A committed new message (`created`) or change of one, with its rev: the room's stream is ordered by rev. */
+  | { type: 'message', rev: number, id: number, seq: number, created: boolean, frame: string }
   /** Typing and presence: ephemeral frames, not stored; not sent to the sockets of `userId` itself. */
   | { type: 'ephemeral', userId: number, frame: string }
   /** Close the sockets of one user in the room (removed: 4403), or of everyone (`userId` null, room deleted: 4404). */

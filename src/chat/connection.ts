@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { WebSocket } from 'ws'
-import { SendRefused } from '../db/message-writer.js'
+import { ReplyRefused, SendRefused } from '../db/message-writer.js'
 import type { SendRequest, SendResult } from '../db/message-writer.js'
 import { isDatabaseUnavailable } from '../lib/db-errors.js'
 import { errorFrame, isFrameError, messageFrame, parseFrame, type IncomingFrame, type FrameError } from './protocol.js'
@@ -34,13 +34,16 @@ async function handleSend (session: ChatSession, deps: ConnectionDeps, frame: Ex
       sender: context.user,
       message: frame.message,
       messageType: frame.messageType,
-      clientId: frame.clientId
+      clientId: frame.clientId,
+      replyTo: frame.replyTo
     })
     // A retry gets the stored message back, unless this socket has it coming or has had it already.
-    if (!created && message.seq <= session.fromSeq) session.send(messageFrame(message))
+    if (!created && !session.hasSeen(message)) session.send(messageFrame(message))
   } catch (error) {
     const clientId = frame.clientId ?? undefined
-    if (error instanceof SendRefused) {
+    if (error instanceof ReplyRefused) {
+      fail(session, { code: 'validation_error', detail: `/reply_to: ${error.message}`, clientId })
+    } else if (error instanceof SendRefused) {
       session.close(error.reason === 'room_gone' ? CloseCode.roomDeleted : CloseCode.removed, error.message)
     } else if (isDatabaseUnavailable(error)) {
       fail(session, { code: 'unavailable', detail: 'The message was not stored: the database is unavailable. Retry.', clientId })
@@ -85,10 +88,10 @@ function handle (session: ChatSession, deps: ConnectionDeps, text: string): void
  * Serves one socket: its listeners are attached at once, and frames that arrive while the session joins its
  * room wait for the join, in order, so a message sent on open comes back to its sender.
  */
-export function serveConnection (socket: WebSocket, context: SessionContext, lastSeq: number | undefined,
-  deps: ConnectionDeps): void {
+export function serveConnection (socket: WebSocket, context: SessionContext,
+  resume: { lastSeq?: number | undefined, lastRev?: number | undefined }, deps: ConnectionDeps): void {
   const session = new ChatSession(socket, context, deps.bufferLimit)
-  let ready = deps.hub.join(session, lastSeq)
+  let ready = deps.hub.join(session, resume)
 
   socket.on('message', (data, isBinary) => {
     session.missedPings = 0

@@ -3,20 +3,23 @@ import { presenceEvent, type Broker, type ControlEvent, type RoomEvent } from '.
 import type { Message } from '../schemas/messages.js'
 import type { User } from '../schemas/users.js'
 import { corkForTick, WireFrame } from './wire.js'
-import { messageFrame } from './protocol.js'
+import { messageFrame, updatedFrame } from './protocol.js'
 import { CloseCode, type ChatSession } from './session.js'
 import { TokenBuckets } from './token-buckets.js'
 import { isDatabaseUnavailable } from '../lib/db-errors.js'
 
 export interface HubStore {
-  /** The room's last seq, as committed. */
-  lastSeq: (roomId: number) => Promise<number>
-  /** The last seq of several rooms (rooms that are gone are left out). */
-  lastSeqs: (roomIds: number[]) => Promise<Array<{ id: number, lastSeq: number }>>
+  /** The room's last seq and rev, as committed. */
+  position: (roomId: number) => Promise<{ lastSeq: number, lastRev: number }>
+  /** The last rev of several rooms (rooms that are gone are left out). */
+  lastRevs: (roomIds: number[]) => Promise<Array<{ id: number, lastRev: number }>>
   /** Whether the user is a member of the room now. */
   membership: (roomId: number, userId: number) => Promise<'member' | 'not_member' | 'room_gone'>
-  /** Messages with seq > `seq`, oldest first. */
+  /** Messages with seq > `seq`, oldest first, in their current state. */
   after: (roomId: number, roomName: string, seq: number, limit: number) => Promise<Message[]>
+  /** Messages with rev > `rev`, in rev order, in their current state, with the rev each was stored with. */
+  changedAfter: (roomId: number, roomName: string, rev: number, limit: number) =>
+  Promise<Array<{ message: Message, createdRev: number }>>
 }
 
 export interface HubOptions {
@@ -25,7 +28,7 @@ export interface HubOptions {
   log: FastifyBaseLogger
   heartbeatIntervalMs: number
   typingIntervalMs: number
-  /** How often to compare each room's delivered seq with the database; 0 when events cannot be lost (one process). */
+  /** How often to compare each room's delivered rev with the database; 0 when events cannot be lost (one process). */
   gapCheckIntervalMs: number
   /** Sends per user per room: refill rate per second and burst. */
   messageRate: number
@@ -34,24 +37,42 @@ export interface HubOptions {
   maxSocketsPerUser: number
 }
 
+type MessageEvent = Extract<RoomEvent, { type: 'message' }>
+
 interface RoomState {
   name: string
   sessions: Set<ChatSession>
-  /** The last seq handed to this room's sessions: the room's stream has no gap and no repeat past it. */
+  /** The last rev handed to this room's sessions: the room's stream has no gap and no repeat past it. */
   delivered: number
+  /** The highest seq among the messages handed out (a resume by seq starts at most there). */
+  lastSeq: number
+  /** Events that came ahead of the next rev, waiting for the ones before them (from another instance, overtaken). */
+  held: Map<number, MessageEvent>
+  /** Set while events are held: when it fires, what is still missing is read from the database. */
+  repair: NodeJS.Timeout | undefined
   /** Message events are handled one after another, so a gap repair finishes before the next frame goes out. */
   queue: Promise<void>
 }
 
 const GAP_PAGE = 500
+/**
+ * How long an event that came ahead of its turn waits for the ones before it. Events from other instances overtake
+ * one another by a few milliseconds; one that is truly lost is read from the database after this. That read gives
+ * a message's current state, so a change overtaken by a later change of the same message would be skipped: waiting
+ * first keeps every rev on the stream.
+ */
+const REORDER_WAIT_MS = 150
+/** Held events beyond this many mean the stream is stuck: the database is read at once. */
+const MAX_HELD = 1000
 /** Far longer than an upgrade takes from its token check to its join. */
 const REVOKED_MEMORY_MS = 60_000
 const typingFrame = (user: User) => JSON.stringify({ type: 'typing', user })
 
 /**
  * This instance's sockets, by room. It subscribes the broker to a room while it has sockets there, and hands each
- * stored message to every socket in seq order: a frame that arrives ahead of the next expected seq means an event
- * was lost or overtaken, so the missing seqs are read from the database and sent first.
+ * committed change (published once, after its commit: src/chat/publish.ts) to every socket in rev order: an event
+ * that arrives ahead of the next expected rev waits a moment for the ones before it; what is still missing then is
+ * read from the database and sent first.
  */
 export class ChatHub {
   private readonly rooms = new Map<number, RoomState>()
@@ -101,7 +122,15 @@ export class ChatHub {
 
   /** Whether the session may send one more message now (per user and room); 0 when it may, else seconds to wait. */
   throttle (session: ChatSession): number {
-    const key = session.bucketKey
+    return this.take(session.bucketKey)
+  }
+
+  /** The same limit for a change or a send over REST: they count against the same bucket as the user's sockets. */
+  throttleUser (roomId: number, userId: number): number {
+    return this.take(`${roomId}:${userId}`)
+  }
+
+  private take (key: string): number {
     return this.sendBuckets.take(key) ? 0 : Math.max(1, this.sendBuckets.retryAfter(key))
   }
 
@@ -112,10 +141,10 @@ export class ChatHub {
   }
 
   /**
-   * Adds a session to its room and brings it up to date: with `lastSeq`, every stored message after it first,
-   * then live ones; without, live ones from now on.
+   * Adds a session to its room and brings it up to date: with `resume.lastRev`, every message changed after it
+   * first; with `resume.lastSeq`, every message stored after it; then live ones; without, live ones from now on.
    */
-  async join (session: ChatSession, lastSeq: number | undefined): Promise<void> {
+  async join (session: ChatSession, resume: { lastSeq?: number | undefined, lastRev?: number | undefined }): Promise<void> {
     const { roomId, roomName, tokenId } = session.context
     // Found by its token from the start: a logout while the room is being set up closes it too. One that came
     // between the upgrade's token check and now is remembered for a while.
@@ -128,11 +157,13 @@ export class ChatHub {
     if (session.socket.readyState === session.socket.CLOSED) return
     // Still joining when shutdown took its list of sockets: it would keep the server from closing.
     if (this.closing !== undefined) return session.close(this.closing.code, this.closing.reason)
-    // A client ahead of this instance's stream (which lags the database after an outage) has the messages up to
-    // `lastSeq` already: none of them is sent again. One beyond the room's last message as its upgrade read it gets
-    // every message stored since.
-    session.fromSeq = Math.min(lastSeq ?? room.delivered, Math.max(room.delivered, session.context.lastSeqAtUpgrade))
-    session.sentSeq = session.fromSeq
+    // A client ahead of this instance's stream (which lags the database after an outage) has the changes up to
+    // `lastRev` already: none of them is sent again. One beyond the room's last change as its upgrade read it gets
+    // every change made since. The same for `lastSeq`, by seq.
+    const { lastSeq, lastRev } = resume
+    session.fromRev = Math.min(lastRev ?? room.delivered, Math.max(room.delivered, session.context.lastRevAtUpgrade))
+    session.sentRev = session.fromRev
+    if (lastSeq !== undefined) session.seqFrom = Math.min(lastSeq, Math.max(room.lastSeq, session.context.lastSeqAtUpgrade))
     room.sessions.add(session)
     // Live frames wait from here (the replay's hold), so that none overtakes the stored ones or the check below.
     await session.replay(async () => {
@@ -148,7 +179,8 @@ export class ChatHub {
       // Counted before the socket is served (its frames wait for the join): once it answers, its user is online.
       session.present = true
       const counted = this.presence(session, 1)
-      if (lastSeq !== undefined) await this.replay(session)
+      if (lastRev !== undefined) await this.replayByRev(session)
+      else if (lastSeq !== undefined) await this.replayBySeq(session)
       await counted
     })
   }
@@ -221,12 +253,16 @@ export class ChatHub {
     }
     const setup = (async () => {
       await this.options.broker.subscribeRoom(roomId)
-      // Subscribed first, then read: every message after `delivered` arrives as an event, and the queue
+      // Subscribed first, then read: every change after `delivered` arrives as an event, and the queue
       // (started only once this resolves) drops the events at or below it.
+      const { lastSeq, lastRev } = await this.options.store.position(roomId)
       const room: RoomState = {
         name,
         sessions: new Set(),
-        delivered: await this.options.store.lastSeq(roomId),
+        delivered: lastRev,
+        lastSeq,
+        held: new Map(),
+        repair: undefined,
         queue: Promise.resolve()
       }
       this.rooms.set(roomId, room)
@@ -243,13 +279,32 @@ export class ChatHub {
     }
   }
 
-  private async replay (session: ChatSession): Promise<void> {
+  /** Every message changed after the session's rev, in rev order: as `message` when it is new to the client. */
+  private async replayByRev (session: ChatSession): Promise<void> {
     const { roomId, roomName } = session.context
     const size = session.replayPageSize
+    const from = session.fromRev
     for (;;) {
-      const page = await this.options.store.after(roomId, roomName, session.sentSeq, size)
-      await session.sendPage(page.map((message) => ({ seq: message.seq, frame: messageFrame(message) })))
+      const page = await this.options.store.changedAfter(roomId, roomName, session.sentRev, size)
+      await session.sendPage(page.map(({ message, createdRev }) => ({
+        rev: message.rev,
+        id: message.id,
+        frame: createdRev > from ? messageFrame(message) : updatedFrame(message)
+      })), 'rev')
       if (page.length < size || !session.open) return
+    }
+  }
+
+  /** Every message stored after the session's seq, in seq order, in its current state. */
+  private async replayBySeq (session: ChatSession): Promise<void> {
+    const { roomId, roomName } = session.context
+    const size = session.replayPageSize
+    let seq = session.seqFrom!
+    for (;;) {
+      const page = await this.options.store.after(roomId, roomName, seq, size)
+      await session.sendPage(page.map((message) => ({ rev: message.rev, id: message.id, frame: messageFrame(message) })), 'seq')
+      if (page.length < size || !session.open) return
+      seq = page.at(-1)!.seq
     }
   }
 
@@ -260,7 +315,7 @@ export class ChatHub {
     switch (event.type) {
       case 'message':
         room.queue = room.queue
-          .then(() => this.deliverMessage(roomId, room, event.seq, event.frame))
+          .then(() => this.deliverEvent(roomId, room, event))
           .catch((error: unknown) => this.deliveryFailed(error, roomId))
         return
       case 'ephemeral':
@@ -275,35 +330,77 @@ export class ChatHub {
     }
   }
 
-  private async deliverMessage (roomId: number, room: RoomState, seq: number, frame: string): Promise<void> {
-    // Every seq below a committed one is committed too (the room row lock orders the writers), so the
-    // missing ones can be read now.
-    if (seq > room.delivered + 1) await this.catchUp(roomId, room, seq - 1)
-    this.fanOut(room, seq, frame)
+  private async deliverEvent (roomId: number, room: RoomState, event: MessageEvent): Promise<void> {
+    if (event.rev <= room.delivered) return
+    if (event.rev === room.delivered + 1) {
+      this.fanOut(room, event)
+      this.releaseHeld(room)
+      return
+    }
+    room.held.set(event.rev, event)
+    // Every rev below a committed one is committed too (the room row lock orders the writers), so the missing
+    // ones can be read at any time; first they are given a moment to arrive.
+    if (room.held.size > MAX_HELD) {
+      await this.catchUp(roomId, room, Math.max(...room.held.keys()))
+      return
+    }
+    room.repair ??= setTimeout(() => {
+      room.repair = undefined
+      if (room.held.size === 0) return
+      room.queue = room.queue
+        .then(() => this.catchUp(roomId, room, Math.max(...room.held.keys())))
+        .catch((error: unknown) => this.deliveryFailed(error, roomId))
+    }, REORDER_WAIT_MS).unref()
   }
 
-  /** Delivers the stored messages after `room.delivered` up to `target`, read from the database in pages. */
-  private async catchUp (roomId: number, room: RoomState, target: number): Promise<void> {
-    while (room.delivered < target) {
-      const page = await this.options.store.after(roomId, room.name, room.delivered,
-        Math.min(GAP_PAGE, target - room.delivered))
-      for (const message of page) this.fanOut(room, message.seq, messageFrame(message))
-      if (page.length === 0) return
+  /** Hands out the held events that are next in turn. */
+  private releaseHeld (room: RoomState): void {
+    for (let next = room.held.get(room.delivered + 1); next !== undefined; next = room.held.get(room.delivered + 1)) {
+      room.held.delete(next.rev)
+      this.fanOut(room, next)
+    }
+    for (const rev of room.held.keys()) if (rev <= room.delivered) room.held.delete(rev)
+    if (room.held.size === 0 && room.repair !== undefined) {
+      clearTimeout(room.repair)
+      room.repair = undefined
     }
   }
 
   /**
+   * Delivers the changes after `room.delivered` up to `target`, read from the database in pages (an event held
+   * for a rev is used as it is). A rev whose message changed again since is not read back: its latest state is.
+   */
+  private async catchUp (roomId: number, room: RoomState, target: number): Promise<void> {
+    while (room.delivered < target) {
+      const page = await this.options.store.changedAfter(roomId, room.name, room.delivered, GAP_PAGE)
+      for (const { message, createdRev } of page) {
+        if (message.rev > target) break
+        this.fanOut(room, room.held.get(message.rev) ?? {
+          type: 'message',
+          rev: message.rev,
+          id: message.id,
+          seq: message.seq,
+          created: createdRev === message.rev,
+          frame: createdRev === message.rev ? messageFrame(message) : updatedFrame(message)
+        })
+      }
+      if (page.length < GAP_PAGE || page.at(-1)!.message.rev >= target) room.delivered = Math.max(room.delivered, target)
+    }
+    this.releaseHeld(room)
+  }
+
+  /**
    * Events can be lost between instances (a Redis outage or restart, a slow subscriber). Compares each room's
-   * delivered seq with the database and delivers what is missing, in order, through the room's queue.
+   * delivered rev with the database and delivers what is missing, in order, through the room's queue.
    */
   private async checkGaps (): Promise<void> {
     if (this.rooms.size === 0) return
     try {
-      for (const { id, lastSeq } of await this.options.store.lastSeqs([...this.rooms.keys()])) {
+      for (const { id, lastRev } of await this.options.store.lastRevs([...this.rooms.keys()])) {
         const room = this.rooms.get(id)
-        if (room === undefined || lastSeq <= room.delivered) continue
+        if (room === undefined || lastRev <= room.delivered) continue
         room.queue = room.queue
-          .then(() => this.catchUp(id, room, lastSeq))
+          .then(() => this.catchUp(id, room, lastRev))
           .catch((error: unknown) => this.deliveryFailed(error, id))
       }
     } catch (error) {
@@ -321,13 +418,14 @@ export class ChatHub {
     else this.options.log.error({ err: error, roomId }, 'message delivery failed')
   }
 
-  private fanOut (room: RoomState, seq: number, frame: string): void {
-    if (seq <= room.delivered) return
-    room.delivered = seq
-    const wire = new WireFrame(frame)
+  private fanOut (room: RoomState, event: MessageEvent): void {
+    if (event.rev <= room.delivered) return
+    room.delivered = event.rev
+    if (event.created && event.seq > room.lastSeq) room.lastSeq = event.seq
+    const live = { rev: event.rev, id: event.id, frame: new WireFrame(event.frame) }
     for (const session of room.sessions) {
       corkForTick(session.socket)
-      session.deliver(seq, wire)
+      session.deliver(live)
     }
   }
 

@@ -7,8 +7,9 @@ export interface SessionContext {
   tokenId: number
   roomId: number
   roomName: string
-  /** The room's last seq when the upgrade was checked: no client can have a message stored after it. */
+  /** The room's last seq and rev when the upgrade was checked: no client can have a change made after them. */
   lastSeqAtUpgrade: number
+  lastRevAtUpgrade: number
 }
 
 /** Close codes of the contract's table. */
@@ -23,20 +24,30 @@ export const CloseCode = {
   tooSlow: 4408
 } as const
 
-/**
- * One socket in one room: the ordered stream of message frames it has been sent. `sentSeq` is the last seq sent;
- * frames at or below it are never sent again, so replay and live delivery cannot duplicate one another, and while
- * the replay runs, live frames wait in `pending`.
- */
 const TEXT = { binary: false }
 /** A message frame's size at most: 4,000 UTF-16 units, each at most 6 bytes as JSON (`\\u0001`), and the fields. */
 const MAX_MESSAGE_FRAME = 25 * 1024
 const MAX_REPLAY_PAGE = 500
 
+/** A message frame with what orders it: its rev, and the message it is a state of. */
+export interface RoomFrame { rev: number, id: number, frame: WireFrame }
+
+/**
+ * One socket in one room: the ordered stream of message frames it has been sent, by rev. `sentRev` is the last
+ * rev sent; frames at or below it are never sent again, so replay and live delivery cannot duplicate one another,
+ * and while the replay runs, live frames wait in `pending`.
+ */
 export class ChatSession {
-  /** Messages in (fromSeq, sentSeq] have been sent on this socket. */
-  fromSeq = 0
-  sentSeq = 0
+  /** Every change after `fromRev` reaches this socket, replayed or live. */
+  fromRev = 0
+  sentRev = 0
+  /** With `last_seq`: the messages with a seq above this were replayed in their current state. */
+  seqFrom: number | undefined
+  /**
+   * After a replay by seq: the rev each replayed message had when it was read. A live frame of one of them at or
+   * below that rev is a state the socket already has; kept until the stream passes the highest of them.
+   */
+  private replayed: { revs: Map<number, number>, upTo: number } | undefined
   missedPings = 0
   /** Whether this socket has been counted in its user's presence in the room. */
   present = false
@@ -46,7 +57,7 @@ export class ChatSession {
   readonly bucketKey: string
   private replaying = false
   /** Only while a replay runs: most sessions never need it. */
-  private pending: Array<{ seq: number, frame: WireFrame }> | undefined
+  private pending: RoomFrame[] | undefined
   private pendingBytes = 0
 
   constructor (
@@ -83,22 +94,32 @@ export class ChatSession {
     return stuck
   }
 
-  /** A message frame, in seq order; ignored when already sent, held back while the replay runs. */
-  deliver (seq: number, frame: WireFrame): void {
-    if (seq <= this.sentSeq) return
+  /** Whether this socket has been sent, or will be sent, a state of the message (for a retried send). */
+  hasSeen (message: { rev: number, seq: number }): boolean {
+    return message.rev > this.fromRev || (this.seqFrom !== undefined && message.seq > this.seqFrom)
+  }
+
+  /** A message frame, in rev order; ignored when already sent, held back while the replay runs. */
+  deliver (live: RoomFrame): void {
+    if (live.rev <= this.sentRev) return
     if (this.replaying) {
       // Held back frames count against the bound too: a client that stops reading mid-replay is closed.
-      this.pendingBytes += frame.bytes.length
+      this.pendingBytes += live.frame.bytes.length
       if (this.pendingBytes + this.socket.bufferedAmount > this.bufferLimit) {
         this.pending = undefined
         this.close(CloseCode.tooSlow, 'send buffer full')
         return
       }
-      (this.pending ??= []).push({ seq, frame })
+      (this.pending ??= []).push(live)
       return
     }
-    this.sentSeq = seq
-    this.send(frame)
+    this.sentRev = live.rev
+    const replayed = this.replayed
+    if (replayed !== undefined) {
+      if (live.rev >= replayed.upTo) this.replayed = undefined
+      if ((replayed.revs.get(live.id) ?? 0) >= live.rev) return
+    }
+    this.send(live.frame)
   }
 
   /**
@@ -117,7 +138,7 @@ export class ChatSession {
     return true
   }
 
-  /** Runs a replay: `replay` sends the stored messages after `sentSeq`; live frames that came meanwhile follow. */
+  /** Runs a replay: `run` sends the stored messages this socket lacks; live frames that came meanwhile follow. */
   async replay (run: () => Promise<void>): Promise<void> {
     this.replaying = true
     try {
@@ -127,16 +148,26 @@ export class ChatSession {
       const pending = this.pending ?? []
       this.pending = undefined
       this.pendingBytes = 0
-      for (const { seq, frame } of pending) this.deliver(seq, frame)
+      if (this.replayed !== undefined && this.replayed.upTo <= this.sentRev) this.replayed = undefined
+      for (const live of pending) this.deliver(live)
     }
   }
 
-  /** Sends a page of replayed frames and resolves once they have left the process (the buffer bound holds). */
-  sendPage (frames: Array<{ seq: number, frame: string }>): Promise<void> {
+  /**
+   * Sends a page of replayed frames and resolves once they have left the process (the buffer bound holds). A page
+   * by rev moves `sentRev`; a page by seq (`last_seq`) is in seq order, so it records what each frame held instead.
+   */
+  sendPage (frames: Array<{ rev: number, id: number, frame: string }>, order: 'rev' | 'seq'): Promise<void> {
     return new Promise((resolve) => {
       if (frames.length === 0 || !this.open) return resolve()
-      frames.forEach(({ seq, frame }, i) => {
-        this.sentSeq = seq
+      frames.forEach(({ rev, id, frame }, i) => {
+        if (order === 'rev') {
+          this.sentRev = rev
+        } else if (rev > this.sentRev) {
+          this.replayed ??= { revs: new Map(), upTo: 0 }
+          this.replayed.revs.set(id, rev)
+          this.replayed.upTo = Math.max(this.replayed.upTo, rev)
+        }
         this.socket.send(frame, TEXT, i === frames.length - 1 ? () => resolve() : undefined)
       })
     })

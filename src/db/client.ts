@@ -14,6 +14,9 @@ export type Schema = typeof schema
 /** Both drivers' databases: every query is written once against this type. */
 export type Db = PgDatabase<PgQueryResultHKT, Schema>
 
+/** Plain SQL with `$n` parameters. */
+export type Query = <T>(text: string, params: unknown[]) => Promise<T[]>
+
 export interface Database {
   /** drizzle over the driver: every query but the hottest is written with it. */
   orm: Db
@@ -21,7 +24,9 @@ export interface Database {
   /** Applies pending migrations; several processes may call it at once. */
   migrate: () => Promise<void>
   /** Plain SQL with `$n` parameters for a hot path: on PostgreSQL it is prepared once per connection. */
-  query: <T>(text: string, params: unknown[]) => Promise<T[]>
+  query: Query
+  /** Runs `work` in one transaction on one connection; it commits when `work` resolves, and rolls back if it throws. */
+  transaction: <T>(work: (query: Query) => Promise<T>) => Promise<T>
   ping: () => Promise<void>
   close: () => Promise<void>
 }
@@ -79,6 +84,8 @@ function openPostgres (url: string, max: number): Database {
     },
     query: async <T>(text: string, params: unknown[]) =>
       await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true }) as unknown as T[],
+    transaction: async <T>(work: (query: Query) => Promise<T>) => await client.begin((tx) => work(async <R>(text: string, params: unknown[]) =>
+      await tx.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true }) as unknown as R[])) as T,
     async ping () { await client`select 1` },
     async close () { await client.end({ timeout: 5 }) }
   }
@@ -100,6 +107,8 @@ async function openEmbedded (dataDir: string): Promise<Database> {
     kind: 'embedded',
     async migrate () { await migratePglite(db, { migrationsFolder: migrationsDir }) },
     query: async <T>(text: string, params: unknown[]) => (await client.query<T>(text, params)).rows,
+    transaction: async <T>(work: (query: Query) => Promise<T>) => await client.transaction((tx) =>
+      work(async <R>(text: string, params: unknown[]) => (await tx.query<R>(text, params)).rows)),
     async ping () { await db.execute(sql`select 1`) },
     async close () {
       try { await client.close() } finally { unlock() }

@@ -1,5 +1,5 @@
 import type { MessageRow, RoomRow, UserRow } from './schema/index.js'
-import type { Message } from '../schemas/messages.js'
+import type { Message, ReplyTo } from '../schemas/messages.js'
 import type { Room } from '../schemas/rooms.js'
 import type { User } from '../schemas/users.js'
 
@@ -31,5 +31,19 @@ export const toMessage = (row: MessageRow, room: string, sender: User): Message 
   message_type: row.messageType,
   sender,
   created_at: row.createdAt.toISOString(),
-  client_id: row.clientId
+  client_id: row.clientId,
+  rev: row.rev,
+  edited_at: row.editedAt?.toISOString() ?? null,
+  deleted: row.deleted,
+  reply_to: row.replyTo === null ? null : toReplyTo(row.replyTo),
+  reactions: row.reactions,
+  mentions: row.mentions
+})
+
+/** Stored as jsonb, which orders keys its own way: rebuilt in the schema's order, so every frame reads the same. */
+const toReplyTo = ({ id, seq, sender, excerpt }: ReplyTo): ReplyTo => ({
+  id,
+  seq,
+  sender: { id: sender.id, username: sender.username, first_name: sender.first_name, last_name: sender.last_name },
+  excerpt
 })

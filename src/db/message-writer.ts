@@ -1,6 +1,8 @@
+import { applyChanges, type ChangeRequest, type ChangeResult } from './change-batch.js'
+import type { Database } from './client.js'
 import { toMessage } from './mappers.js'
 import type { MessageRow } from './schema/index.js'
-import type { Database } from './client.js'
+import { EXCERPT_LENGTH, mentionedNames } from '../chat/message-text.js'
 import { isRetryable, isUniqueViolation } from '../lib/db-errors.js'
 import type { Message } from '../schemas/messages.js'
 import type { User } from '../schemas/users.js'
@@ -12,6 +14,8 @@ export interface SendRequest {
   message: string
   messageType: 'text' | 'image' | 'file' | 'system'
   clientId: string | null
+  /** The id of the message this one answers: of the same room, not deleted. */
+  replyTo: number | null
 }
 
 export interface SendResult {
@@ -27,10 +31,31 @@ export class SendRefused extends Error {
   }
 }
 
-interface Pending {
-  request: SendRequest
-  resolve: (result: SendResult) => void
-  reject: (error: unknown) => void
+/** `reply_to` names no message of the room, or a deleted one: nothing was stored. */
+export class ReplyRefused extends Error {
+  constructor () {
+    super('reply_to must name a message of this room that is not deleted.')
+  }
+}
+
+/** What the writer has committed: a new message (`message` frame) or a message's new state (`message_updated`). */
+export interface Committed {
+  roomId: number
+  kind: 'created' | 'updated'
+  message: Message
+}
+
+type Pending =
+  | { kind: 'send', request: SendRequest, resolve: (result: SendResult) => void, reject: (error: unknown) => void }
+  | { kind: 'change', request: ChangeRequest, resolve: (result: ChangeResult) => void, reject: (error: unknown) => void }
+
+/** Answers each request of a committed batch: its result, or its refusal. */
+function settle<T> (batch: Array<{ resolve: (result: T) => void, reject: (error: unknown) => void }>, outcomes: Array<T | Error>) {
+  batch.forEach((pending, i) => {
+    const outcome = outcomes[i]!
+    if (outcome instanceof Error) pending.reject(outcome)
+    else pending.resolve(outcome)
+  })
 }
 
 /** Deadlocks between instances: a few tries. */
@@ -38,56 +63,65 @@ const MAX_ATTEMPTS = 3
 const idempotencyKey = (r: SendRequest) => `${r.roomId}:${r.sender.id}:${r.clientId}`
 
 /**
- * Group commit. Sends that arrive while a transaction is in flight wait and go together in the next one: per room
- * one `UPDATE rooms SET last_seq = last_seq + n` hands out a gapless range of seqs, and one multi-row INSERT stores
- * the batch. Order within a room is arrival order. Nothing resolves before its transaction commits; a failed batch
- * fails every send in it and stores none.
+ * Group commit, for sends and for changes (edits, deletions, reactions). Requests that arrive while a transaction
+ * is in flight wait and go together in the next one, in arrival order: a run of sends is one statement (per room
+ * one `UPDATE rooms` hands out a gapless range of seqs and revs, and one multi-row INSERT stores them), a run of
+ * changes one transaction (see `applyChanges`). Nothing resolves before its transaction commits, and `onCommit`
+ * hears of it first (see src/chat/publish.ts: published only after commit); a failed batch fails every request in
+ * it and stores none.
  */
 export class MessageWriter {
   private queue: Pending[] = []
   private flushing: Promise<void> | undefined
 
   constructor (
-    private readonly query: Database['query'],
+    private readonly database: Pick<Database, 'query' | 'transaction'>,
     private readonly maxBatch: number,
-    /** Called once per committed batch with the new messages, in seq order per room, before any send resolves. */
-    private readonly onCommit: (created: Array<{ roomId: number, message: Message }>) => void
+    /** Called once per committed batch, in rev order per room, before any of its requests resolves. */
+    private readonly onCommit: (committed: Committed[]) => void
   ) {}
 
   send (request: SendRequest): Promise<SendResult> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ request, resolve, reject })
-      this.flushing ??= this.drain()
-    })
+    return new Promise((resolve, reject) => this.enqueue({ kind: 'send', request, resolve, reject }))
   }
 
-  /** Resolves once every send queued so far has been settled. */
+  change (request: ChangeRequest): Promise<ChangeResult> {
+    return new Promise((resolve, reject) => this.enqueue({ kind: 'change', request, resolve, reject }))
+  }
+
+  /** Resolves once every request queued so far has been settled. */
   async idle (): Promise<void> {
     while (this.flushing !== undefined) await this.flushing
   }
 
+  private enqueue (pending: Pending): void {
+    this.queue.push(pending)
+    this.flushing ??= this.drain()
+  }
+
   private async drain (): Promise<void> {
-    // Yield once so that sends arriving in the same tick share the first transaction.
+    // Yield once so that requests arriving in the same tick share the first transaction.
     await Promise.resolve()
     while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.maxBatch)
-      await this.commit(batch)
+      // The longest run of one kind, in arrival order.
+      const kind = this.queue[0]!.kind
+      let n = 1
+      while (n < this.queue.length && n < this.maxBatch && this.queue[n]!.kind === kind) n++
+      const batch = this.queue.splice(0, n)
+      if (kind === 'send') await this.commitSends(batch as Array<Extract<Pending, { kind: 'send' }>>)
+      else await this.commitChanges(batch as Array<Extract<Pending, { kind: 'change' }>>)
     }
     this.flushing = undefined
   }
 
-  private async commit (batch: Pending[]): Promise<void> {
+  private async commitSends (batch: Array<Extract<Pending, { kind: 'send' }>>): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
         const outcomes = await this.write(batch.map((p) => p.request))
         this.onCommit(outcomes.flatMap((outcome, i) => outcome instanceof Error || !outcome.created
           ? []
-          : [{ roomId: batch[i]!.request.roomId, message: outcome.message }]))
-        batch.forEach((pending, i) => {
-          const outcome = outcomes[i]!
-          if (outcome instanceof Error) pending.reject(outcome)
-          else pending.resolve(outcome)
-        })
+          : [{ roomId: batch[i]!.request.roomId, kind: 'created' as const, message: outcome.message }]))
+        settle(batch, outcomes)
         return
       } catch (error) {
         // A concurrent writer stored the same client_id (a client resending on another instance): run the batch
@@ -102,12 +136,28 @@ export class MessageWriter {
     }
   }
 
+  private async commitChanges (batch: Array<Extract<Pending, { kind: 'change' }>>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { outcomes, committed } = await this.database.transaction((query) =>
+          applyChanges(query, batch.map((p) => p.request)))
+        this.onCommit(committed.map(({ roomId, message }) => ({ roomId, kind: 'updated' as const, message })))
+        settle(batch, outcomes)
+        return
+      } catch (error) {
+        if (attempt < MAX_ATTEMPTS && isRetryable(error)) continue
+        for (const pending of batch) pending.reject(error)
+        return
+      }
+    }
+  }
+
   /**
-   * One statement, so one round trip and its own transaction: check membership, find retries of stored
-   * `client_id`s, move each room's `last_seq` by its count of new messages (the row lock orders concurrent
-   * writers) and insert the new messages with the seqs of that range, in request order.
+   * One statement, so one round trip and its own transaction: check membership and `reply_to`, find retries of
+   * stored `client_id`s, move each room's `last_seq` and `last_rev` by its count of new messages (the row lock
+   * orders concurrent writers) and insert the new messages with the seqs and revs of that range, in request order.
    */
-  private async write (requests: SendRequest[]): Promise<Array<SendResult | SendRefused>> {
+  private async write (requests: SendRequest[]): Promise<Array<SendResult | SendRefused | ReplyRefused>> {
     // Repeats of a client_id within the batch are not sent: they get the first one's outcome.
     const firstInBatch = new Map<string, number>()
     const input: WriteInput[] = []
@@ -123,16 +173,22 @@ export class MessageWriter {
         sender_id: request.sender.id,
         message: request.message,
         message_type: request.messageType,
-        client_id: request.clientId
+        client_id: request.clientId,
+        reply_to: request.replyTo,
+        names: mentionedNames(request.message)
       })
     })
-    const rows = await this.query<WriteOutput>(WRITE_BATCH, [JSON.stringify(input)])
+    const rows = await this.database.query<WriteOutput>(WRITE_BATCH, [JSON.stringify(input)])
 
-    const outcomes: Array<SendResult | SendRefused> = []
+    const outcomes: Array<SendResult | SendRefused | ReplyRefused> = []
     for (const row of rows) {
       const request = requests[row.i]!
       if (!row.member) {
         outcomes[row.i] = new SendRefused('not_member')
+      } else if (row.prior !== null) {
+        outcomes[row.i] = { message: toMessage(priorRow(row.prior), request.roomName, request.sender), created: false }
+      } else if (!row.reply_ok) {
+        outcomes[row.i] = new ReplyRefused()
       } else if (row.id === null) {
         outcomes[row.i] = new SendRefused('room_gone')
       } else {
@@ -141,13 +197,21 @@ export class MessageWriter {
             id: row.id,
             roomId: request.roomId,
             seq: row.seq!,
+            rev: row.rev!,
+            createdRev: row.rev!,
             senderId: request.sender.id,
-            message: row.message!,
-            messageType: row.message_type!,
+            message: request.message,
+            messageType: request.messageType,
             clientId: request.clientId,
-            createdAt: new Date(row.created_at!)
+            createdAt: new Date(row.created_at!),
+            editedAt: null,
+            deleted: false,
+            replyToId: request.replyTo,
+            replyTo: row.reply,
+            reactions: [],
+            mentions: row.mentions ?? []
           }, request.roomName, request.sender),
-          created: row.created
+          created: true
         }
       }
     }
@@ -160,37 +224,67 @@ export class MessageWriter {
   }
 }
 
+/** A stored message as `to_jsonb` gives it: snake_case keys, timestamps as text. */
+const priorRow = (prior: Record<string, unknown>): MessageRow => ({
+  id: Number(prior.id),
+  roomId: Number(prior.room_id),
+  seq: Number(prior.seq),
+  rev: Number(prior.rev),
+  createdRev: Number(prior.created_rev),
+  senderId: Number(prior.sender_id),
+  message: prior.message as string,
+  messageType: prior.message_type as MessageRow['messageType'],
+  clientId: prior.client_id as string | null,
+  createdAt: new Date(prior.created_at as string),
+  editedAt: prior.edited_at === null ? null : new Date(prior.edited_at as string),
+  deleted: prior.deleted as boolean,
+  replyToId: prior.reply_to_id === null ? null : Number(prior.reply_to_id),
+  replyTo: prior.reply_to as MessageRow['replyTo'],
+  reactions: prior.reactions as MessageRow['reactions'],
+  mentions: prior.mentions as number[]
+})
+
 /**
  * `$1` is a JSON array of WriteInput; the answer has one WriteOutput row per element. The (room_id, seq) unique
  * index and the `client_id` one make a concurrent duplicate fail the statement, which is then run again. Ids are
  * drawn before the insert, and every new row has the same created_at (its default, the transaction's now()), so
- * no row needs matching back to its request. Lookups are subqueries on the unique indexes: cheap to plan at each run.
+ * no row needs matching back to its request. Lookups are subqueries on unique indexes: cheap to plan at each run.
+ * `names` are the lowercased usernames the text mentions: those of members become `mentions`, in order.
  */
 const WRITE_BATCH = `
   with req as (
     select r.*,
       exists (select from room_members rm where rm.room_id = r.room_id and rm.user_id = r.sender_id) as member,
-      (select m from messages m
-        where m.room_id = r.room_id and m.sender_id = r.sender_id and m.client_id = r.client_id) as prior
+      (select to_jsonb(m) from messages m
+        where m.room_id = r.room_id and m.sender_id = r.sender_id and m.client_id = r.client_id) as prior,
+      (select jsonb_build_object('id', t.id, 'seq', t.seq, 'excerpt', left(t.message, ${EXCERPT_LENGTH}),
+          'sender', jsonb_build_object('id', u.id, 'username', u.username, 'first_name', u.first_name, 'last_name', u.last_name))
+        from messages t join users u on u.id = t.sender_id
+        where t.id = r.reply_to and t.room_id = r.room_id and not t.deleted) as reply,
+      array(select u.id from jsonb_array_elements_text(r.names) with ordinality as c(name, o)
+        join users u on lower(u.username) = c.name
+        where exists (select from room_members rm where rm.room_id = r.room_id and rm.user_id = u.id)
+        group by u.id order by min(c.o), u.id) as mentions
     from jsonb_to_recordset($1::text::jsonb)
-      as r(i int, room_id int, sender_id int, message text, message_type text, client_id text)
+      as r(i int, room_id int, sender_id int, message text, message_type text, client_id text, reply_to bigint, names jsonb)
   ), fresh as (
-    select *, row_number() over (partition by room_id order by i) as k from req where member and (prior).id is null
+    select *, row_number() over (partition by room_id order by i) as k from req
+    where member and prior is null and (reply_to is null or reply is not null)
   ), bumped as (
-    update rooms set last_seq = rooms.last_seq + c.n
+    update rooms set last_seq = rooms.last_seq + c.n, last_rev = rooms.last_rev + c.n
     from (select room_id, count(*) as n from fresh group by room_id) c where rooms.id = c.room_id
-    returning rooms.id, rooms.last_seq - c.n as base
+    returning rooms.id, rooms.last_seq - c.n as seq_base, rooms.last_rev - c.n as rev_base
   ), numbered as (
-    select f.*, b.base + f.k as seq, nextval('messages_id_seq') as id from fresh f join bumped b on b.id = f.room_id
+    select f.*, b.seq_base + f.k as seq, b.rev_base + f.k as rev, nextval('messages_id_seq') as id
+    from fresh f join bumped b on b.id = f.room_id
   ), stored as (
-    insert into messages (id, room_id, seq, sender_id, message, message_type, client_id)
-    select id, room_id, seq, sender_id, message, message_type, client_id from numbered
+    insert into messages (id, room_id, seq, rev, created_rev, sender_id, message, message_type, client_id, reply_to_id, reply_to, mentions)
+    select id, room_id, seq, rev, rev, sender_id, message, message_type, client_id, reply_to, reply, mentions from numbered
     returning created_at
   )
-  select r.i, r.member, n.i is not null as created,
-    coalesce(n.id, (r.prior).id)::float8 as id, coalesce(n.seq, (r.prior).seq)::float8 as seq,
-    coalesce((r.prior).message, n.message) as message, coalesce((r.prior).message_type, n.message_type) as message_type,
-    coalesce((r.prior).created_at, (select created_at from stored limit 1)) as created_at
+  select r.i, r.member, r.prior, (r.reply_to is null or r.reply is not null) as reply_ok, r.reply, r.mentions,
+    n.id::float8 as id, n.seq::float8 as seq, n.rev::float8 as rev,
+    case when n.id is not null then (select created_at from stored limit 1) end as created_at
   from req r left join numbered n on n.i = r.i`
 
 interface WriteInput {
@@ -200,15 +294,20 @@ interface WriteInput {
   message: string
   message_type: SendRequest['messageType']
   client_id: string | null
+  reply_to: number | null
+  names: string[]
 }
 
 interface WriteOutput {
   i: number
   member: boolean
-  created: boolean
+  /** The message stored before with this `client_id`. */
+  prior: Record<string, unknown> | null
+  reply_ok: boolean
+  reply: MessageRow['replyTo']
+  mentions: number[] | null
   id: number | null
   seq: number | null
-  message: string | null
-  message_type: MessageRow['messageType'] | null
+  rev: number | null
   created_at: Date | string | null
 }

@@ -7,7 +7,10 @@ export const SendFrame = Type.Object({
   type: Type.Optional(Type.Literal('message')),
   message: Type.String({ maxLength: 16000 }),
   message_type: Type.Optional(Type.Union([Type.Literal('text'), Type.Literal('image'), Type.Literal('file')])),
-  client_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 }))
+  client_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  reply_to: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }), Type.Null()], {
+    description: 'The id of the message this one answers, in the same room and not deleted'
+  }))
 }, { additionalProperties: false, $id: 'SendFrame' })
 export type SendFrame = Static<typeof SendFrame>
 

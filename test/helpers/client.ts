@@ -135,11 +135,12 @@ export class SocketClient {
 
 /** Opens the room socket; resolves once open, or rejects with the HTTP status of a refused handshake. */
 export function openSocket (wsUrl: string, room: string,
-  options: { token?: string, lastSeq?: number, headers?: Record<string, string>, protocols?: string[], query?: string } = {}
+  options: { token?: string, lastSeq?: number, lastRev?: number, headers?: Record<string, string>, protocols?: string[], query?: string } = {}
 ): Promise<SocketClient> {
   const params = new URLSearchParams()
   if (options.token !== undefined) params.set('token', options.token)
   if (options.lastSeq !== undefined) params.set('last_seq', String(options.lastSeq))
+  if (options.lastRev !== undefined) params.set('last_rev', String(options.lastRev))
   const query = options.query ?? params.toString()
   const socket = new WebSocket(`${wsUrl}/ws/chat/${room}/${query === '' ? '' : `?${query}`}`, options.protocols,
     { headers: options.headers, handshakeTimeout: 5000 })

@@ -53,7 +53,7 @@ t.test('one batch mixing rooms, repeats, retries and refusals: each send gets it
   const [a, b, gone] = [await createRoom(server.url, owner.token), await createRoom(server.url, owner.token),
     await createRoom(server.url, owner.token)]
   const send = (room: { id: number, name: string }, sender: Account, message: string, clientId: string | null = null) =>
-    messagesRepository.send({ roomId: room.id, roomName: room.name, sender: sender.user, message, messageType: 'text', clientId })
+    messagesRepository.send({ roomId: room.id, roomName: room.name, sender: sender.user, message, messageType: 'text', clientId, replyTo: null })
       .then((result) => ({ seq: result.message.seq, message: result.message.message, created: result.created }),
         (error: Error) => error.message)
 

@@ -225,7 +225,7 @@ type RouteName = keyof typeof ROUTES
 
 const USER_KEYS = ['first_name', 'id', 'last_name', 'username']
 const ROOM_KEYS = ['created_at', 'description', 'id', 'is_private', 'members_count', 'name', 'room_avatar', 'updated_at']
-const MESSAGE_KEYS = ['client_id', 'created_at', 'id', 'message', 'message_type', 'room', 'sender', 'seq']
+const MESSAGE_KEYS = ['client_id', 'created_at', 'deleted', 'edited_at', 'id', 'mentions', 'message', 'message_type', 'reactions', 'reply_to', 'rev', 'room', 'sender', 'seq']
 const PAGE_KEYS = ['next', 'previous', 'results']
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/
 

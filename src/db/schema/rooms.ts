@@ -10,6 +10,8 @@ export const rooms = pgTable('rooms', {
   ownerId: integer().references(() => users.id, { onDelete: 'set null' }),
   /** The last seq handed out; a send moves it forward in the transaction that inserts the message. */
   lastSeq: bigint({ mode: 'number' }).notNull().default(0),
+  /** The last rev handed out: every change to the room's messages takes the next one, under this row's lock. */
+  lastRev: bigint({ mode: 'number' }).notNull().default(0),
   createdAt: timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow(),
   updatedAt: timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow()
 })

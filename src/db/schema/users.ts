@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm'
 import { boolean, index, integer, pgTable, serial, text, timestamp } from 'drizzle-orm/pg-core'
 
 export const users = pgTable('users', {
@@ -10,7 +11,10 @@ export const users = pgTable('users', {
   isStaff: boolean().notNull().default(false),
   createdAt: timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow(),
   updatedAt: timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow()
-})
+}, (table) => [
+  // mentions are matched case-insensitively
+  index('users_username_lower_idx').on(sql`lower(${table.username})`)
+])
 
 export type UserRow = typeof users.$inferSelect
 

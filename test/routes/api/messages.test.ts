@@ -12,7 +12,7 @@ const server = await startServer(t)
 
 /** A subtest's `t` (the root `t` has a type of its own). */
 
-const MESSAGE_KEYS = ['client_id', 'created_at', 'id', 'message', 'message_type', 'room', 'sender', 'seq']
+const MESSAGE_KEYS = ['client_id', 'created_at', 'deleted', 'edited_at', 'id', 'mentions', 'message', 'message_type', 'reactions', 'reply_to', 'rev', 'room', 'sender', 'seq']
 const USER_KEYS = ['first_name', 'id', 'last_name', 'username']
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/
 
@@ -309,9 +309,9 @@ t.test('a page deep in the history is one range scan on the (room_id, seq) index
   const depth = 20_000
   // A planner fixture, not messages under test: the socket would take minutes to store this many, and the
   // planner only prefers an index over a scan of a table big enough for it to matter.
-  await db.execute(sql`insert into messages (room_id, seq, sender_id, message)
-    select ${room.id}::int, g, ${owner.user.id}::int, 'filler' from generate_series(1, ${depth}::int) g`)
-  await db.execute(sql`update rooms set last_seq = ${depth}::bigint where id = ${room.id}::int`)
+  await db.execute(sql`insert into messages (room_id, seq, rev, created_rev, sender_id, message)
+    select ${room.id}::int, g, g, g, ${owner.user.id}::int, 'filler' from generate_series(1, ${depth}::int) g`)
+  await db.execute(sql`update rooms set last_seq = ${depth}::bigint, last_rev = ${depth}::bigint where id = ${room.id}::int`)
   await db.execute(sql`analyze messages`)
 
   // The query plugins/messages-repository.ts `seek` builds, in each direction.

@@ -9,7 +9,7 @@ import { startServer } from '../../helpers/server.js'
 // One server for the file: every subtest makes its own users and rooms.
 const server = await startServer(t)
 
-const MESSAGE_FRAME_KEYS = ['client_id', 'created_at', 'id', 'message', 'message_type', 'room', 'sender', 'seq', 'type']
+const MESSAGE_FRAME_KEYS = ['client_id', 'created_at', 'deleted', 'edited_at', 'id', 'mentions', 'message', 'message_type', 'reactions', 'reply_to', 'rev', 'room', 'sender', 'seq', 'type']
 const USER_KEYS = ['first_name', 'id', 'last_name', 'username']
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/
 

@@ -37,16 +37,23 @@ const chatSocket: FastifyPluginAsyncTypebox = async (fastify) => {
       operationId: 'chatSocket',
       summary: 'Upgrade to the room\'s WebSocket (see the AsyncAPI document for its frames)',
       description: 'The token comes from `?token=`, the Authorization header, or `Sec-WebSocket-Protocol: chat, token.<t>`. ' +
-        'With `last_seq`, every stored message after it is sent first, then live ones. Refusals come before the upgrade.',
+        'With `last_rev`, every message changed after that rev is sent first (as `message` when new to the client, else ' +
+        '`message_updated`), then live frames; with `last_seq` (0.1), every stored message after it. Not both. ' +
+        'Refusals come before the upgrade.',
       params: Type.Object({ room_name: RoomName }),
       querystring: Type.Object({
         token: Type.Optional(Type.String({ maxLength: 256 })),
-        last_seq: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }))
+        last_seq: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
+        last_rev: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }))
       }, { additionalProperties: false }),
       response: { 101: Type.Null({ description: 'Switching to the WebSocket protocol' }), ...errors(400, 401, 403, 404, 429, 500, 503) }
     },
     // Membership is checked here, before the upgrade, so a refusal is an HTTP status with the JSON error body.
     preHandler: async (request, reply) => {
+      if (request.query.last_seq !== undefined && request.query.last_rev !== undefined) {
+        throw new HttpError(400, 'validation_error', 'Resume with last_seq or last_rev, not both.',
+          [{ field: '/last_rev', message: 'must not be given with last_seq' }])
+      }
       requireMember(request)
       // A plain GET is answered 400 by the handler below, and holds no socket.
       if (!request.ws) return
@@ -69,7 +76,15 @@ const chatSocket: FastifyPluginAsyncTypebox = async (fastify) => {
       if (request.releaseAdmission !== null) request.raw.socket.removeListener('close', request.releaseAdmission)
       releaseUpgrade(socket, request)
       const { room, user, tokenId } = request
-      serveConnection(socket, { user: toUser(user), tokenId, roomId: room.id, roomName: room.name, lastSeqAtUpgrade: room.lastSeq }, request.query.last_seq, deps)
+      const context = {
+        user: toUser(user),
+        tokenId,
+        roomId: room.id,
+        roomName: room.name,
+        lastSeqAtUpgrade: room.lastSeq,
+        lastRevAtUpgrade: room.lastRev
+      }
+      serveConnection(socket, context, { lastSeq: request.query.last_seq, lastRev: request.query.last_rev }, deps)
     }
   })
 }

@@ -1,0 +1,51 @@
+/** The rules for a message's text: what a send or an edit may store, and whom it mentions. */
+
+export const MAX_MESSAGE_LENGTH = 4000
+/** A reply keeps this many characters of the answered message. */
+export const EXCERPT_LENGTH = 200
+
+const isUrl = (value: string) => {
+  try {
+    const url = new URL(value)
+    return url.protocol === 'https:' || url.protocol === 'http:'
+  } catch {
+    return false
+  }
+}
+
+/**
+ * The text to store, or what is wrong with it (a message for the `/message` field). Surrounding whitespace is
+ * trimmed; a lone surrogate becomes U+FFFD, as UTF-8 would have it; PostgreSQL text cannot hold NUL.
+ */
+export function normalizeText (text: string, messageType: string): { text: string } | { error: string } {
+  if (text.includes('\u0000')) return { error: 'must not contain NUL characters' }
+  const trimmed = text.toWellFormed().trim()
+  const length = [...trimmed].length
+  if (length < 1 || length > MAX_MESSAGE_LENGTH) return { error: `must be 1 to ${MAX_MESSAGE_LENGTH} characters after trimming` }
+  if (messageType !== 'text' && !isUrl(trimmed)) return { error: `an ${messageType} message must be its http(s) URL` }
+  return { text: trimmed }
+}
+
+/** The characters of a username (see the Username schema). */
+const USERNAME_CHAR = /[A-Za-z0-9@.+_-]/
+
+/**
+ * The usernames a text mentions, lowercased, in order of first mention, without repeats: `@` at the start or after
+ * a character that cannot be in a username, then the longest run of username characters, trailing dots removed.
+ * Which of them are members of the room is the database's to say.
+ */
+export function mentionedNames (text: string): string[] {
+  const names: string[] = []
+  for (let i = text.indexOf('@'); i !== -1; i = text.indexOf('@', i + 1)) {
+    if (i > 0 && USERNAME_CHAR.test(text[i - 1]!)) continue
+    let end = i + 1
+    while (end < text.length && USERNAME_CHAR.test(text[end]!)) end++
+    const name = text.slice(i + 1, end).replace(/\.+$/, '').toLowerCase()
+    if (name.length > 0 && !names.includes(name)) names.push(name)
+    i = end - 1
+  }
+  return names
+}
+
+/** A reaction's emoji: 1..32 code points, none of them whitespace or a control character. */
+export const isEmoji = (emoji: string) => /^[^\s\p{Cc}]{1,32}$/u.test(emoji)
