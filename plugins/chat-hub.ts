@@ -13,7 +13,7 @@ declare module 'fastify' {
   }
 }
 
-/** Frames over this size close the socket with 1009 (the contract's limit). */
+/** Frames over this size close the socket with 1009 (the API's limit). */
 export const MAX_FRAME_BYTES = 64 * 1024
 const CLOSE_SPREAD_MS = 1000
 

@@ -51,7 +51,7 @@ function runScript (script: string, args: string[], timeoutMs: number): Promise<
 
 const show = (run: Run) => `exit ${run.code ?? run.signal} after ${run.ms} ms\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`
 
-/** The stored messages among the "Received message: <frame>" lines the document's listener prints. */
+/** The stored messages among the "Received message: <frame>" lines the snippet's listener prints. */
 const received = (lines: string[]) => lines
   .filter((line) => line.startsWith('Received message: '))
   .map((line) => JSON.parse(line.slice('Received message: '.length)))
@@ -81,7 +81,7 @@ if (missing.length > 0) {
 async function runAgainst (server: TestServer) {
   const password = 'correct horse battery'
 
-  t.test('the document\'s example logs in, chats, and after a drop resumes with last_seq without a repeat', async (t) => {
+  t.test('the snippet\'s example logs in, chats, and after a drop resumes with last_seq without a repeat', async (t) => {
     const username = uniqueName('kotlin')
     const { token } = await register(server.url, username, password)
     const room = await createRoom(server.url, token)
@@ -107,9 +107,9 @@ async function runAgainst (server: TestServer) {
       message: 'Hello, world!',
       message_type: 'text',
       sender: { username }
-    }, 'the document\'s frame comes back stored, as seq 1')
+    }, 'the snippet\'s frame comes back stored, as seq 1')
     t.same(more, [], 'nothing else is stored before the drop')
-    t.ok(before.some((line) => line.startsWith('WebSocket error: ')), 'the drop reaches the document\'s onFailure')
+    t.ok(before.some((line) => line.startsWith('WebSocket error: ')), 'the drop reaches the snippet\'s onFailure')
     t.ok(before.includes('Socket ended: the connection dropped without a close frame: reconnect with last_seq'),
       'a drop with no close code is one to reconnect from')
 
@@ -137,7 +137,7 @@ async function runAgainst (server: TestServer) {
     t.ok(lines.includes(`Note: ${outsider} has not joined ${room.name}; the socket will be refused`),
       'the joined groups show it before the socket does')
     t.notOk(lines.includes('Connected to WebSocket'), 'the socket never opens')
-    t.ok(lines.some((line) => line.startsWith('WebSocket error: ')), 'the refusal reaches the document\'s onFailure')
+    t.ok(lines.some((line) => line.startsWith('WebSocket error: ')), 'the refusal reaches the snippet\'s onFailure')
     t.match(run.stderr, /handshake refused with HTTP 403/, 'with the HTTP status of the refusal')
   })
 
