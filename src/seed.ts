@@ -1,6 +1,6 @@
 import { createRoomsRepository } from '../plugins/rooms-repository.js'
 import { createUsersRepository } from '../plugins/users-repository.js'
-import { loadConfig } from './config.js'
+import { loadConfig, loadEnvFile } from './config.js'
 import { openDatabase } from './db/client.js'
 import { hashPassword } from './lib/password.js'
 
@@ -19,6 +19,7 @@ const roomsToCreate = [
   { name: 'backend_2_3', description: 'Backend team, years 2 and 3', members: ['anagh', 'john_doe'] }
 ]
 
+loadEnvFile()
 const config = loadConfig()
 const database = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: 2 })
 try {
