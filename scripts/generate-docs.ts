@@ -1,10 +1,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, relative } from 'node:path'
-import { buildServer } from '../build.js'
-import { loadConfig } from '../config.js'
-import { rootDir } from '../paths.js'
-import { artifactFiles, openApiText, sdkTypesText } from './artifacts.js'
-import { asyncApiYaml } from './asyncapi.js'
+import { buildServer } from '../src/build.js'
+import { loadConfig } from '../src/config.js'
+import { rootDir } from '../src/paths.js'
+import { artifactFiles, openApiText, sdkTypesText } from '../src/docs/artifacts.js'
+import { asyncApiYaml } from '../src/docs/asyncapi.js'
 
 /**
  * `npm run openapi`: writes openapi.json (the server's own document: the app is built against an in-memory

@@ -1,8 +1,8 @@
 import { createRoomsRepository } from '../plugins/rooms-repository.js'
 import { createUsersRepository } from '../plugins/users-repository.js'
-import { loadConfig, loadEnvFile } from './config.js'
-import { openDatabase } from './db/client.js'
-import { hashPassword } from './lib/password.js'
+import { loadConfig, loadEnvFile } from '../src/config.js'
+import { openDatabase } from '../src/db/client.js'
+import { hashPassword } from '../src/lib/password.js'
 
 /**
  * `npm run seed`: demo users and the rooms of the original Django service's examples, and a fresh token for each user to paste into the
