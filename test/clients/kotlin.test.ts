@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process'
-import { accessSync, constants, existsSync } from 'node:fs'
-import { delimiter, join } from 'node:path'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { rootDir } from '../../src/paths.js'
 import { api, createRoom, register, uniqueName } from '../helpers/client.js'
 import { startServer, type TestServer } from '../helpers/server.js'
+import { installed } from '../helpers/tools.js'
 
 // The Kotlin OkHttp example of the Django service this one replaces (examples/kotlin/), compiled with Debian's kotlinc against Debian's
 // OkHttp 3 and run against the live server: what it prints is what a Kotlin client sees.
@@ -17,14 +18,10 @@ const SECOND_TEXT = 'Hello again, after the reconnect!'
 // A cold kotlinc takes from ten seconds to a couple of minutes on a busy machine; later runs hit the jar cache.
 t.setTimeout(10 * 60_000)
 
-const onPath = (command: string) => (process.env.PATH ?? '').split(delimiter).some((dir) => {
-  try { accessSync(join(dir, command), constants.X_OK); return true } catch { return false }
-})
-
 /** The Debian packages this test needs and the machine lacks. */
 function missingPackages (): string[] {
   const missing: string[] = []
-  if (!onPath('kotlinc') || !onPath('java')) missing.push('kotlin')
+  if (!installed('kotlinc') || !installed('java')) missing.push('kotlin')
   if (!existsSync(okhttpJar) || !existsSync(okioJar)) missing.push('libokhttp-java')
   return missing
 }
