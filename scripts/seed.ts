@@ -1,13 +1,16 @@
+/**
+ * `npm run seed`: demo users and the rooms of the original Django service's examples, and a fresh token for each
+ * user to paste into the Kotlin example. Safe to run again: existing users and rooms are kept. Needs the server
+ * stopped when it uses the embedded database, which serves one process.
+ * @module
+ */
 import { createRoomsRepository } from '../plugins/rooms-repository.js'
 import { createUsersRepository } from '../plugins/users-repository.js'
 import { loadConfig, loadEnvFile } from '../src/config.js'
 import { openDatabase } from '../src/db/client.js'
 import { hashPassword } from '../src/lib/password.js'
 
-/**
- * `npm run seed`: demo users and the rooms of the original Django service's examples, and a fresh token for each user to paste into the
- * Kotlin example. Safe to run again: existing users and rooms are kept.
- */
+/** The password of every demo user. */
 const PASSWORD = 'chat-demo-password'
 const people = [
   { username: 'anagh', firstName: 'Anagh', lastName: 'Singh' },
