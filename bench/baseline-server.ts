@@ -1,5 +1,5 @@
 /**
- * The no-persistence baseline: a bare `ws` server that speaks the contract's frames and stores nothing. It is the
+ * The no-persistence baseline: a bare `ws` server that speaks the API's frames (docs/api.md) and stores nothing. It is the
  * limit on this machine, so every benchmark reports our figures as a ratio to it, measured in the same run.
  * It assigns a per-room seq in memory and builds each broadcast frame ONCE, as a Buffer written to every socket in
  * the room as a text frame. Just enough REST for the load generator's setup: register, create room, join, healthz.

@@ -1,5 +1,5 @@
 /**
- * The load generator: speaks the API contract (REST setup, then WebSocket frames) to a running server, and prints
+ * The load generator: speaks the API (docs/api.md: REST setup, then WebSocket frames) to a running server, and prints
  * what it measured as JSON (one line with --json). Only 127.0.0.1 is targeted; every loop is bounded.
  *
  *   node --import tsx bench/load.ts --url http://127.0.0.1:8000 --mode throughput --members 10 --senders 10 --window 16

@@ -1,6 +1,6 @@
 /**
  * `npm run bench:profile`: runs our server (the build, on a fresh PostgreSQL database) under `node --cpu-prof`
- * through the throughput scenario (row 1 by default; `--members 1000` for row 2), stops it so that V8 writes the
+ * through the throughput scenario (the 10-member room by default; `--members 1000` for the big room), stops it so that V8 writes the
  * profile, and prints the functions with the most self time and the share of each package. The .cpuprofile is
  * kept under .cache/bench-profile: open it in Chrome DevTools (Performance) or speedscope for a flame graph.
  */

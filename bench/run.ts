@@ -1,12 +1,12 @@
 /**
  * `npm run bench`: starts the servers as child processes (the bare `ws` baseline; ours on a fresh PostgreSQL
  * database, on the embedded database in a temp dir, and as two instances sharing Redis), runs the standard
- * scenarios of issue 4 against each with bench/load.ts, and prints one table: our figures beside the baseline's,
+ * scenarios (docs/benchmarks.md lists them) against each with bench/load.ts, and prints one table: our figures beside the baseline's,
  * measured back to back in the same run, and whether each target is met.
  *
  *   npm run bench                 # full sizes, about 5 minutes here
  *   npm run bench -- --quick      # small sizes, about 2 minutes here (a smoke test of the suite)
- *   npm run bench -- --only 1,5   # some rows only; --tsx runs the sources instead of the build
+ *   npm run bench -- --only 1,5   # some scenarios only, by number; --tsx runs the sources instead of the build
  *
  * Flags (or BENCH_<NAME> variables): --duration s, --warmup s, --idle-sockets n, --history-messages n, --behind n,
  * --big-room n, --users n, --repeat n, --pg-url, --redis-url, --out file.json. See docs/benchmarks.md.
@@ -33,7 +33,7 @@ const sizes: Sizes = {
   repeat: num(args, 'repeat', 1)
 }
 const only = str(args, 'only')?.split(',').map(Number)
-const wanted = (row: number) => only === undefined || only.includes(row)
+const wanted = (scenario: number) => only === undefined || only.includes(scenario)
 const pgUrl = str(args, 'pg-url', 'postgres://postgres@127.0.0.1:5432/postgres')
 const redisUrl = str(args, 'redis-url', 'redis://127.0.0.1:6379')
 const tsx = flag(args, 'tsx')

@@ -15,7 +15,7 @@ export interface Sizes {
 
 export interface Context {
   sizes: Sizes
-  wanted: (row: number) => boolean
+  wanted: (scenario: number) => boolean
   measure: (label: string, args: string[], metric: (run: any) => number, timeoutS?: number) => Promise<any>
   log: (line: string) => void
   startBare: () => Promise<Server>
@@ -42,7 +42,8 @@ const memoryText = (run: any) =>
 const clean = (...runs: any[]) => runs.every((run) => run === undefined || integrity(run) === undefined)
 
 /**
- * The rows of issue 4's Targets table. The baseline and ours run each scenario back to back, so the ratio compares
+ * The standard scenarios, numbered as in docs/benchmarks.md (`--only` takes those numbers), each with its target.
+ * The baseline and ours run each scenario back to back, so the ratio compares
  * figures taken moments apart on the same (shared, noisy) machine.
  */
 export async function scenarios (ctx: Context): Promise<Row[]> {
@@ -52,8 +53,8 @@ export async function scenarios (ctx: Context): Promise<Row[]> {
     '--members', String(members), '--senders', String(senders), ...loop, '--users', String(sizes.users),
     '--duration', String(sizes.durationS), '--warmup', String(sizes.warmupS)
   ]
-  const row1 = traffic(10, 10, ['--mode', 'throughput', '--window', '16'])
-  const row2 = traffic(sizes.bigRoom, 10, ['--mode', 'throughput', '--window', '16'])
+  const throughput = traffic(10, 10, ['--mode', 'throughput', '--window', '16'])
+  const bigRoom = traffic(sizes.bigRoom, 10, ['--mode', 'throughput', '--window', '16'])
   const pair = async (label: string, servers: Server[][], args: string[], metric: (run: any) => number, timeoutS?: number) => {
     const [bare, ours] = [servers[0]!, servers[1]!]
     return [
@@ -62,9 +63,9 @@ export async function scenarios (ctx: Context): Promise<Row[]> {
     ]
   }
 
-  let row1Bare: any
-  let row2Bare: any
-  let row2Ours: any
+  let throughputBare: any
+  let bigRoomBare: any
+  let bigRoomOurs: any
   if ([1, 2, 3, 4, 5, 6, 7, 8, 9].some(wanted)) {
     const bare = await ctx.startBare()
     const ours = await ctx.startPg()
@@ -85,8 +86,8 @@ export async function scenarios (ctx: Context): Promise<Row[]> {
       await new Promise((resolve) => setTimeout(resolve, 2000))
     }
     if (wanted(1) || wanted(8)) {
-      const [b, o] = await pair('row 1', both, row1, stored)
-      row1Bare = b
+      const [b, o] = await pair('throughput', both, throughput, stored)
+      throughputBare = b
       rows.set(1, {
         scenario: '10-member room, 10 senders, 16 unacked each: stored msgs/s',
         bare: shown(b, int(b.storedPerSec)),
@@ -97,9 +98,9 @@ export async function scenarios (ctx: Context): Promise<Row[]> {
       })
     }
     if (wanted(2) || wanted(9)) {
-      const [b, o] = await pair('row 2', both, row2, deliveries)
-      row2Bare = b
-      row2Ours = o
+      const [b, o] = await pair('big room', both, bigRoom, deliveries)
+      bigRoomBare = b
+      bigRoomOurs = o
       rows.set(2, {
         scenario: `${int(sizes.bigRoom)}-member room, 10 senders: deliveries/s`,
         bare: shown(b, int(b.deliveriesPerSec)),
@@ -109,11 +110,11 @@ export async function scenarios (ctx: Context): Promise<Row[]> {
         met: yes(o.deliveriesPerSec >= 0.8 * b.deliveriesPerSec && clean(b, o))
       })
     }
-    for (const [row, rate, bound] of [[3, 20, 8], [4, 500, 10]] as const) {
-      if (!wanted(row)) continue
+    for (const [number, rate, bound] of [[3, 20, 8], [4, 500, 10]] as const) {
+      if (!wanted(number)) continue
       const args = traffic(100, 10, ['--mode', 'latency', '--rate', String(rate)])
-      const [b, o] = await pair(`row ${row}`, both, args, p99)
-      rows.set(row, {
+      const [b, o] = await pair(`latency at ${rate} msgs/s`, both, args, p99)
+      rows.set(number, {
         scenario: `100-member room, ${rate} msgs/s: p99 send→deliver`,
         bare: shown(b, msText(p99(b))),
         ours: shown(o, msText(p99(o))),
@@ -155,26 +156,26 @@ export async function scenarios (ctx: Context): Promise<Row[]> {
 
   if (wanted(8)) {
     const embedded = await ctx.startEmbedded()
-    const o = await measure('row 8 (embedded), ours', [...target([embedded]), ...row1], stored)
+    const o = await measure('throughput on the embedded database, ours', [...target([embedded]), ...throughput], stored)
     await ctx.stop(embedded)
     rows.set(8, {
-      scenario: 'embedded default (PGlite), row 1: stored msgs/s',
-      bare: row1Bare === undefined ? '—' : int(row1Bare.storedPerSec),
+      scenario: 'embedded default (PGlite), 10-member room as above: stored msgs/s',
+      bare: throughputBare === undefined ? '—' : int(throughputBare.storedPerSec),
       ours: shown(o, int(o.storedPerSec)),
-      ratio: ratio(o.storedPerSec, row1Bare?.storedPerSec),
+      ratio: ratio(o.storedPerSec, throughputBare?.storedPerSec),
       target: '≥ 1,500 stored msgs/s',
       met: yes(o.storedPerSec >= 1500 && clean(o))
     })
   }
 
-  if (wanted(9)) rows.set(9, await redisRow(ctx, row2, row2Bare, row2Ours))
+  if (wanted(9)) rows.set(9, await redisPair(ctx, bigRoom, bigRoomBare, bigRoomOurs))
   return [...rows.entries()].sort(([a], [b]) => a - b).map(([, row]) => row)
 }
 
-/** Row 2 spread over two instances that share Redis; "n/a" when the server has no Redis broker (yet). */
-async function redisRow (ctx: Context, row2: string[], row2Bare: any, row2Ours: any): Promise<Row> {
-  const scenario = '2 instances + Redis, row 2 spread over both: deliveries/s'
-  const oneInstance = row2Ours?.deliveriesPerSec as number | undefined
+/** The big room spread over two instances that share Redis; "n/a" when the server has no Redis broker (yet). */
+async function redisPair (ctx: Context, bigRoom: string[], bigRoomBare: any, bigRoomOurs: any): Promise<Row> {
+  const scenario = '2 instances + Redis, the big room spread over both: deliveries/s'
+  const oneInstance = bigRoomOurs?.deliveriesPerSec as number | undefined
   const na = (why: string): Row => ({
     scenario, bare: '—', ours: `n/a (${why})`, ratio: '—', target: '≥ 1.5 × one instance', met: 'n/a'
   })
@@ -188,12 +189,12 @@ async function redisRow (ctx: Context, row2: string[], row2Bare: any, row2Ours: 
   try {
     const probe = await ctx.measure('redis probe', [...target(servers), '--mode', 'probe'], () => 0)
     if (probe.crossInstance !== true) return na('no Redis broker')
-    const o = await ctx.measure('row 9 (2 instances + Redis), ours', [...target(servers), ...row2], deliveries)
+    const o = await ctx.measure('big room on 2 instances + Redis, ours', [...target(servers), ...bigRoom], deliveries)
     return {
       scenario,
-      bare: row2Bare === undefined ? '—' : int(row2Bare.deliveriesPerSec),
+      bare: bigRoomBare === undefined ? '—' : int(bigRoomBare.deliveriesPerSec),
       ours: shown(o, int(o.deliveriesPerSec)),
-      ratio: ratio(o.deliveriesPerSec, row2Bare?.deliveriesPerSec),
+      ratio: ratio(o.deliveriesPerSec, bigRoomBare?.deliveriesPerSec),
       target: `≥ 1.5 × one instance${oneInstance === undefined ? '' : ` (${int(1.5 * oneInstance)})`}`,
       met: oneInstance === undefined ? '—' : yes(o.deliveriesPerSec >= 1.5 * oneInstance && clean(o))
     }

@@ -13,7 +13,7 @@ declare module 'fastify' {
   }
 }
 
-/** Frames over this size close the socket with 1009 (the contract's limit). */
+/** Frames over this size close the socket with 1009 (the API's limit). */
 export const MAX_FRAME_BYTES = 64 * 1024
 const CLOSE_SPREAD_MS = 1000
 
@@ -23,6 +23,8 @@ const CLOSE_SPREAD_MS = 1000
  * IncomingMessage and fastify's listeners on it). None of it is used once the handler has run, and it was most of
  * the memory of an idle socket (see docs/benchmarks.md, idle memory). Call it first in a wsHandler, which then adds its own 'error'
  * listener: that listener must terminate the socket, as the plugin's default error handler did.
+ * @see https://github.com/fastify/fastify-websocket/pull/373 (the 'error' listener, added where request and reply are in scope)
+ * @see https://github.com/fastify/fastify-websocket/pull/175 (the ServerResponse assigned to the upgraded TCP socket)
  */
 export function releaseUpgrade (socket: WebSocket, request: FastifyRequest): void {
   socket.removeAllListeners('error')

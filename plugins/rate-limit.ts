@@ -49,6 +49,7 @@ export default fp(async function limits (fastify) {
   })
   // Each limit is checked by its own hook: the hooks of `fastify.rateLimit()` share one per-request "already ran"
   // flag, so on login the per-username limit, after the per-IP one, was never counted.
+  // @see https://github.com/fastify/fastify-rate-limit/issues/129 (a second limiter on a request does not run)
   const limit = (name: string, max: number, key: (request: FastifyRequest) => string): onRequestHookHandler => {
     const check = fastify.createRateLimit({ max, timeWindow: MINUTE, keyGenerator: (request) => `${name}:${key(request)}` })
     return async function rateLimited (request, reply) {

@@ -7,7 +7,7 @@ import { finishOpenApi } from '../src/docs/openapi.js'
 /**
  * The OpenAPI 3 document, generated from the route schemas (`/docs/json`), Swagger UI (`/docs`), and the socket's
  * AsyncAPI document (`/docs/asyncapi`). Shared schemas keep their $id as component names, so generated SDKs get
- * `User`, `Room`, `Message`, `ErrorResponse` types. `npm run openapi` commits both documents (src/docs/generate.ts).
+ * `User`, `Room`, `Message`, `ErrorResponse` types. `npm run openapi` commits both documents (scripts/generate-docs.ts).
  */
 export default fp(async function docs (fastify) {
   await fastify.register(swagger, {

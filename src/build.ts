@@ -47,7 +47,7 @@ export async function buildServer (config: Config, options: FastifyServerOptions
     // A client's X-Request-Id goes into every log line of its request: taken only when short and plain.
     requestIdHeader: false,
     genReqId: requestId,
-    // Errors before routing, and HTTP too malformed to route, get the contract's error body as well.
+    // Errors before routing, and HTTP too malformed to route, get the API's error body as well.
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler,
     // Slow or idle clients do not hold connections: headers and body must arrive within REQUEST_TIMEOUT_MS (30 s).

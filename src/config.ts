@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 
@@ -68,6 +69,16 @@ export const ConfigSchema = Type.Object({
 })
 
 export type Config = Static<typeof ConfigSchema>
+
+/**
+ * Loads `file` (`./.env` by default, as .env.example suggests) into process.env when it exists. Variables already
+ * set win over the file's. Called once by each entry point (server, migrations, seed), never by tests.
+ */
+export function loadEnvFile (file = '.env'): boolean {
+  if (!existsSync(file)) return false
+  process.loadEnvFile(file)
+  return true
+}
 
 /** Reads the configuration from an environment, converting strings and applying defaults; throws on bad values. */
 export function loadConfig (env: Record<string, string | undefined> = process.env): Config {

@@ -29,7 +29,7 @@ function toHttpError (error: FastifyError): HttpError {
   return new HttpError(500, 'server_error', 'A server error occurred.')
 }
 
-/** The one error handler: every error becomes the contract's ErrorResponse; 5xx details stay in the log. */
+/** The one error handler: every error becomes the API's ErrorResponse; 5xx details stay in the log. */
 export function errorHandler (error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   if (clientWentAway(request)) {
     // No one is left to answer; nothing of the server is wrong.
@@ -82,7 +82,7 @@ export function frameworkErrorHandler (error: FastifyError, request: FastifyRequ
 
 /**
  * HTTP that Node's parser refuses (headers over its 16 KiB limit, a malformed header line) never reaches Fastify's
- * router: answered in the contract's shape too, rather than Fastify's own. Only the parser's code is logged.
+ * router: answered in the API's shape too, rather than Fastify's own. Only the parser's code is logged.
  */
 export function clientErrorHandler (this: FastifyInstance, error: NodeJS.ErrnoException, socket: Duplex) {
   if (error.code === 'ECONNRESET' || socket.destroyed) return

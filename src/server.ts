@@ -1,8 +1,9 @@
 import closeWithGrace from 'close-with-grace'
 import { buildServer } from './build.js'
-import { loadConfig } from './config.js'
+import { loadConfig, loadEnvFile } from './config.js'
 
 async function main () {
+  loadEnvFile()
   const config = loadConfig()
   const server = await buildServer(config)
   // SIGTERM/SIGINT: stop accepting, close sockets with 1001, let in-flight work finish, close the database; exit.

@@ -2,12 +2,14 @@ import { mkdirSync, openSync, readFileSync, unlinkSync, writeFileSync, closeSync
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 
-/**
- * PGlite does not lock its data directory, and two processes on one directory silently lose writes.
- * A lock file holding the owner's host and pid refuses a second process; a lock left by a dead process is taken over.
- */
+/** Lock files this process holds: a second database on the same directory in one process is refused too. */
 const heldHere = new Set<string>()
 
+/**
+ * Locks the embedded database's directory; returns the function that unlocks it. PGlite does not lock its data
+ * directory, and two processes on one directory silently lose writes. A lock file holding the owner's host and pid
+ * refuses a second process; a lock left by a dead process is taken over.
+ */
 export function lockDataDir (dataDir: string): () => void {
   mkdirSync(dataDir, { recursive: true })
   const path = join(dataDir, 'chat-backend.lock')

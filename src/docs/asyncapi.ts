@@ -102,7 +102,7 @@ export const serverFrames = {
   }
 } satisfies Record<string, FrameDoc>
 
-/** The contract's close-code table; typed by CloseCode so a new code cannot go undocumented. */
+/** The close-code table (docs/api.md); typed by CloseCode so a new code cannot go undocumented. */
 export const closeCodes: Record<keyof typeof CloseCode, { meaning: string, clientShould: string }> = {
   normal: { meaning: 'normal close', clientShould: 'nothing' },
   goingAway: { meaning: 'server shutting down', clientShould: 'reconnect (any instance) with `last_seq`, with backoff' },

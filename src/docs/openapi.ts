@@ -2,7 +2,7 @@ import type { OpenAPIV3 } from 'openapi-types'
 
 type Document = Partial<OpenAPIV3.Document>
 
-/** What each error status means, from the contract's error table: the description of every error response. */
+/** What each error status means, from the error table of docs/api.md: the description of every error response. */
 const errorStatuses: Record<number, string> = {
   400: '`validation_error` (body, query or path fails its schema; `errors` lists each field) or `invalid_cursor`',
   401: '`not_authenticated` (no credentials) or `authentication_failed` (unknown or revoked token; wrong password)',
@@ -19,7 +19,7 @@ const successes: Record<string, string> = { 200: 'OK', 201: 'Created', 204: 'No 
 const methodOrder = ['get', 'put', 'post', 'patch', 'delete', 'options', 'head', 'trace']
 
 /**
- * Finishes the document @fastify/swagger generates: the contract's paths (with their trailing slash), a stable
+ * Finishes the document @fastify/swagger generates: the API's paths (with their trailing slash), a stable
  * order (paths, methods and components sorted, so `openapi.json` diffs only when the API does), a description
  * for every response, and enums where TypeBox writes unions of literals (generators turn those into plain enums).
  */

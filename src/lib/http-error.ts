@@ -1,11 +1,11 @@
-/** The error codes of the contract's REST error table. */
+/** The REST error codes (the error table of docs/api.md). */
 export type ErrorCode =
   | 'validation_error' | 'invalid_cursor' | 'not_authenticated' | 'authentication_failed' | 'permission_denied'
   | 'not_found' | 'conflict' | 'payload_too_large' | 'throttled' | 'server_error' | 'unavailable'
 
 export interface FieldError { field: string, message: string }
 
-/** An error that the one error handler turns into the contract's error body, with this status and code. */
+/** An error that the one error handler turns into the API's error body, with this status and code. */
 export class HttpError extends Error {
   constructor (
     readonly statusCode: number,

@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process'
-import { accessSync, constants, existsSync } from 'node:fs'
-import { delimiter, join } from 'node:path'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { rootDir } from '../../src/paths.js'
 import { api, createRoom, register, uniqueName } from '../helpers/client.js'
 import { startServer, type TestServer } from '../helpers/server.js'
+import { installed } from '../helpers/tools.js'
 
 // The Kotlin OkHttp example of the Django service this one replaces (examples/kotlin/), compiled with Debian's kotlinc against Debian's
 // OkHttp 3 and run against the live server: what it prints is what a Kotlin client sees.
@@ -17,14 +18,10 @@ const SECOND_TEXT = 'Hello again, after the reconnect!'
 // A cold kotlinc takes from ten seconds to a couple of minutes on a busy machine; later runs hit the jar cache.
 t.setTimeout(10 * 60_000)
 
-const onPath = (command: string) => (process.env.PATH ?? '').split(delimiter).some((dir) => {
-  try { accessSync(join(dir, command), constants.X_OK); return true } catch { return false }
-})
-
 /** The Debian packages this test needs and the machine lacks. */
 function missingPackages (): string[] {
   const missing: string[] = []
-  if (!onPath('kotlinc') || !onPath('java')) missing.push('kotlin')
+  if (!installed('kotlinc') || !installed('java')) missing.push('kotlin')
   if (!existsSync(okhttpJar) || !existsSync(okioJar)) missing.push('libokhttp-java')
   return missing
 }
@@ -51,7 +48,7 @@ function runScript (script: string, args: string[], timeoutMs: number): Promise<
 
 const show = (run: Run) => `exit ${run.code ?? run.signal} after ${run.ms} ms\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`
 
-/** The stored messages among the "Received message: <frame>" lines the document's listener prints. */
+/** The stored messages among the "Received message: <frame>" lines the snippet's listener prints. */
 const received = (lines: string[]) => lines
   .filter((line) => line.startsWith('Received message: '))
   .map((line) => JSON.parse(line.slice('Received message: '.length)))
@@ -81,7 +78,7 @@ if (missing.length > 0) {
 async function runAgainst (server: TestServer) {
   const password = 'correct horse battery'
 
-  t.test('the document\'s example logs in, chats, and after a drop resumes with last_seq without a repeat', async (t) => {
+  t.test('the snippet\'s example logs in, chats, and after a drop resumes with last_seq without a repeat', async (t) => {
     const username = uniqueName('kotlin')
     const { token } = await register(server.url, username, password)
     const room = await createRoom(server.url, token)
@@ -107,9 +104,9 @@ async function runAgainst (server: TestServer) {
       message: 'Hello, world!',
       message_type: 'text',
       sender: { username }
-    }, 'the document\'s frame comes back stored, as seq 1')
+    }, 'the snippet\'s frame comes back stored, as seq 1')
     t.same(more, [], 'nothing else is stored before the drop')
-    t.ok(before.some((line) => line.startsWith('WebSocket error: ')), 'the drop reaches the document\'s onFailure')
+    t.ok(before.some((line) => line.startsWith('WebSocket error: ')), 'the drop reaches the snippet\'s onFailure')
     t.ok(before.includes('Socket ended: the connection dropped without a close frame: reconnect with last_seq'),
       'a drop with no close code is one to reconnect from')
 
@@ -137,7 +134,7 @@ async function runAgainst (server: TestServer) {
     t.ok(lines.includes(`Note: ${outsider} has not joined ${room.name}; the socket will be refused`),
       'the joined groups show it before the socket does')
     t.notOk(lines.includes('Connected to WebSocket'), 'the socket never opens')
-    t.ok(lines.some((line) => line.startsWith('WebSocket error: ')), 'the refusal reaches the document\'s onFailure')
+    t.ok(lines.some((line) => line.startsWith('WebSocket error: ')), 'the refusal reaches the snippet\'s onFailure')
     t.match(run.stderr, /handshake refused with HTTP 403/, 'with the HTTP status of the refusal')
   })
 

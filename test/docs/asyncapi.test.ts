@@ -44,7 +44,7 @@ t.test('the YAML reads back as the same document (the parser on the YAML and on 
   t.same(fromYaml.parsed?.json(), fromJson.parsed?.json())
 })
 
-t.test('every frame of the contract has a message and an operation', async (t) => {
+t.test('every frame of the API has a message and an operation', async (t) => {
   const sent = Object.values(document.operations).filter((op: any) => op.action === 'send')
     .map((op: any) => document.components.schemas[op.messages[0].$ref.split('/').pop()].properties.type?.const ?? 'message')
   t.same(sent.sort(), ['message', 'ping', 'read', 'typing'], 'client frames: send, typing, read, ping')
@@ -79,7 +79,7 @@ t.test('the socket Message and User are the REST ones (same fields, types and re
     'the message frame is the Message plus its type')
 })
 
-t.test('the close codes are the contract\'s, each with what a client should do next', async (t) => {
+t.test('the close codes are the API\'s, each with what a client should do next', async (t) => {
   const codes = channel['x-close-codes']
   t.same(codes.map((c: any) => c.code), [1000, 1001, 1009, 1011, 4401, 4403, 4404, 4408])
   t.same(codes.map((c: any) => c.code).sort(), Object.values(CloseCode).sort(), 'every code the server uses')

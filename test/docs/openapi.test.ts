@@ -19,11 +19,11 @@ const statuses = (operation: Operation) => Object.keys(operation.responses).map(
 const isSecured = (operation: Operation) => (operation.security ?? []).length > 0
 
 /**
- * Every route of the contract (API.md) with every status it can answer. 401 wherever a token is needed, 404 and
+ * Every route of the API (docs/api.md) with every status it can answer. 401 wherever a token is needed, 404 and
  * 400 under a room name, 400 and 413 wherever a body is parsed (POST, PATCH, DELETE), 503 wherever the database
- * is touched, 429 on the API and the socket (the contract's rate limit), 500 for a bug.
+ * is touched, 429 on the API and the socket (the API's rate limit), 500 for a bug.
  */
-const contract: Record<string, number[]> = {
+const statusesByRoute: Record<string, number[]> = {
   'post /api/auth/register/': [201, 400, 409, 413, 429, 500, 503],
   'post /api/auth/login/': [200, 400, 401, 413, 429, 500, 503],
   'post /api/auth/logout/': [204, 400, 401, 413, 429, 500, 503],
@@ -59,9 +59,9 @@ t.test('the committed openapi.json is exactly what the server generates', async 
   t.equal(committed, openApiText(document), 'openapi.json differs from the server\'s document: run `npm run openapi`')
 })
 
-t.test('every route of the contract is documented with every status it can answer', async (t) => {
+t.test('every route of the API is documented with every status it can answer', async (t) => {
   const documented = Object.fromEntries(operations.map((op) => [`${op.method} ${op.path}`, statuses(op)]))
-  t.same(documented, contract)
+  t.same(documented, statusesByRoute)
 })
 
 t.test('authenticated routes require the Token scheme and document 401 and 503', async (t) => {

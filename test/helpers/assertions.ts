@@ -5,7 +5,7 @@ import type { Account, ApiResponse } from './client.js'
 import type { TestServer } from './server.js'
 
 /**
- * The contract's error body: the status and code, exactly `detail` and `code`, plus `errors` ({field, message}
+ * The API's error body: the status and code, exactly `detail` and `code`, plus `errors` ({field, message}
  * items) for every validation error.
  */
 export function isError (t: Test, response: Pick<ApiResponse, 'status' | 'body'>, status: number, code: string, what = '') {

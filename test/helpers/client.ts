@@ -22,6 +22,7 @@ export async function api<T = any> (base: string, method: string, path: string,
   return { status: response.status, body: parseBody(await response.text()) as T, headers: response.headers }
 }
 
+/** A name no other test uses (users, rooms, client_ids). */
 export const uniqueName = (prefix = 'u') => `${prefix}_${randomBytes(5).toString('hex')}`
 
 export interface Account { token: string, user: { id: number, username: string, first_name: string, last_name: string } }
@@ -40,15 +41,12 @@ export async function createRoom (base: string, token: string, fields: Record<st
   return response.body as { id: number, name: string, is_private: boolean, members_count: number }
 }
 
+/** Joins `room` as the user of `token` (a public room). */
 export async function join (base: string, token: string, room: string) {
   const response = await api(base, 'POST', `/api/chat/groups/${room}/join/`, { token })
   if (response.status !== 200) throw new Error(`join failed: ${response.status}`)
 }
 
-/**
- * A WebSocket client that records every frame, so a test can wait for the frame it expects (with a bound)
- * instead of sleeping.
- */
 /** A room owned by a new user, with `others` more users who joined it. */
 export async function roomWith (base: string, others: number, fields: Record<string, unknown> = {}) {
   const owner = await register(base)
@@ -62,6 +60,10 @@ export async function roomWith (base: string, others: number, fields: Record<str
   return { owner, room, members }
 }
 
+/**
+ * A WebSocket client that records every frame, so a test can wait for the frame it expects (with a bound)
+ * instead of sleeping.
+ */
 export class SocketClient {
   readonly frames: any[] = []
   closeCode: number | undefined

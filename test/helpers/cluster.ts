@@ -9,6 +9,7 @@ import postgres from 'postgres'
 import { uniqueName } from './client.js'
 import { entry, entryEnv } from './entry.js'
 import { freshDatabase } from './server.js'
+import { requireTool } from './tools.js'
 
 interface Teardown { teardown: (fn: () => unknown) => void }
 
@@ -37,6 +38,8 @@ export interface Service { url: string, stop: () => Promise<void>, start: () => 
 
 /** A throwaway Redis on a random port (never the machine's shared one); can be stopped and started again. */
 export async function startRedis (t: Teardown): Promise<Service> {
+  requireTool('redis-server', 'redis-server')
+  requireTool('redis-cli', 'redis-server')
   const port = await freePort()
   let child: ChildProcess | undefined
   const ping = () => new Promise<boolean>((resolve) => {
@@ -72,6 +75,8 @@ const pgBin = (name: string) => {
  * As root, the server runs as the `postgres` user, since PostgreSQL refuses to run as root.
  */
 export async function startPostgres (t: Teardown): Promise<Service> {
+  requireTool(pgBin('initdb'), 'postgresql')
+  requireTool(pgBin('pg_ctl'), 'postgresql')
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'chat-pg-'))
   const asRoot = process.getuid?.() === 0

@@ -26,7 +26,7 @@ async function logIn (ip: string, username: string, secret = password): Promise<
 }
 const me = (ip: string, token: string) => api(server.url, 'GET', '/api/auth/me/', { token, headers: from(ip) })
 
-/** 429 `throttled` in the contract's shape, with a Retry-After of a whole number of seconds within the minute. */
+/** 429 `throttled` in the API's shape, with a Retry-After of a whole number of seconds within the minute. */
 function isThrottled (t: Test, response: ApiResponse, what: string) {
   isError(t, response, 429, 'throttled', what)
   const retryAfter = Number(response.headers.get('retry-after'))

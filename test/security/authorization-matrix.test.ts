@@ -6,7 +6,7 @@ import { roomMembers, rooms, users } from '../../src/db/schema/index.js'
 import { api, createRoom, openSocket, refusal, register, uniqueName, type Account } from '../helpers/client.js'
 import { startServer } from '../helpers/server.js'
 
-// The authorization matrix of the contract (/work/shared/spec/API.md, "Private rooms do not leak"): every route
+// The authorization matrix of the API (docs/api.md, "Private rooms do not leak"): every route
 // and the socket handshake, for every kind of caller, on a public and a private room, as ONE table below.
 // One server for the file; the limits are raised so that the 217 cells and their fixtures never meet a 429.
 const server = await startServer(t, { RATE_LIMIT_AUTH_PER_IP: '100000', RATE_LIMIT_REST_PER_TOKEN: '100000' })

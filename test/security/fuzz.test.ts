@@ -1,6 +1,6 @@
 /**
  * Fuzzing: generated bad input against one live server (fast-check), on every body route, the query strings, the
- * path segments and the socket's frames. Afterwards: no answer was a 5xx, every refusal had the contract's error
+ * path segments and the socket's frames. Afterwards: no answer was a 5xx, every refusal had the API's error
  * shape, the server still answers, only the inputs it accepted left rows behind, and memory is back near its start.
  *
  * Bounded for CI: a few thousand inputs, well under a minute. For a longer run, FUZZ_RUNS sets the number of runs of
@@ -35,13 +35,13 @@ const runs = (base: number) => ({
 })
 
 // ---------------------------------------------------------------------------------------------------------------
-// Answers: every one is recorded; a 5xx or a refusal out of the contract's shape fails the property that made it,
+// Answers: every one is recorded; a 5xx or a refusal out of the API's shape fails the property that made it,
 // so fast-check shrinks it to the smallest input that does.
 
 interface Answer { status: number, text: string, body: any }
 const answers: Array<{ what: string, status: number }> = []
 
-/** The contract's codes by status (431: headers over Node's limit, answered as invalid input). */
+/** The API's codes by status (431: headers over Node's limit, answered as invalid input). */
 const CODES: Record<number, string[]> = {
   400: ['validation_error', 'invalid_cursor'],
   401: ['not_authenticated', 'authentication_failed'],
@@ -306,7 +306,7 @@ const connections = () => new Promise<number>((resolve, reject) =>
 // The keep-alive connections of the setup's requests, and of the warm-up's agent.
 const connectionsBefore = await connections()
 
-t.test('bad bodies on every body route: 4xx in the contract\'s shape, never a 5xx', async (t) => {
+t.test('bad bodies on every body route: 4xx in the API\'s shape, never a 5xx', async (t) => {
   const routes: Array<{
     name: keyof typeof accepted | 'patch',
     method: string,

@@ -7,7 +7,7 @@ import { startLoggedServer } from '../helpers/logged-server.js'
 import { rawExchange, rawRequest, upgradeHeaders } from '../helpers/raw-http.js'
 import { startServer } from '../helpers/server.js'
 
-// Requests at the edges of HTTP, as a hostile client sends them: each gets the contract's error body, never a 5xx,
+// Requests at the edges of HTTP, as a hostile client sends them: each gets the API's error body, never a 5xx,
 // and nothing of it reaches the log unchecked.
 const server = await startLoggedServer(t)
 const { url } = server

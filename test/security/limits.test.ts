@@ -43,7 +43,7 @@ async function logIn (base: string, ip: string, username: string, secret = passw
   return await api(base, 'POST', '/api/auth/login/', { body: { username, password: secret }, headers: from(ip) })
 }
 
-/** 429 `throttled` in the contract's shape, with a Retry-After of a whole number of seconds within the minute. */
+/** 429 `throttled` in the API's shape, with a Retry-After of a whole number of seconds within the minute. */
 function isThrottled (t: Test, response: ApiResponse, what: string) {
   isError(t, response, 429, 'throttled', what)
   const retryAfter = Number(response.headers.get('retry-after'))
@@ -179,7 +179,7 @@ t.test('sockets per user: a 3rd concurrent socket gets 429 with the JSON error; 
   t.teardown(() => { one.close(); two.close() })
   const refused = await handshakeRefusal(limited.wsUrl, room.name, account.token)
   t.equal(refused.status, 429, '429 before the upgrade')
-  t.same(Object.keys(refused.body).sort(), ['code', 'detail'], 'the contract\'s error body')
+  t.same(Object.keys(refused.body).sort(), ['code', 'detail'], 'the API\'s error body')
   t.equal(refused.body.code, 'throttled')
   t.match(refused.body.detail, /2/, 'the detail names the limit')
   t.equal(refused.retryAfter, '50', 'Retry-After: two heartbeat intervals, when dead sockets are surely gone')

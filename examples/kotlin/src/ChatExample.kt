@@ -1,7 +1,7 @@
 // The Kotlin example written for the Django + Channels service this one replaces, as a runnable program:
-// log in over REST, list the joined groups, open the room socket with the token in the URL exactly as the document
-// does, send the document's frame and print what arrives; then drop the connection and reconnect with last_seq as
-// the contract's close-code table says, send a second message, and shut OkHttp down as the document does.
+// log in over REST, list the joined groups, open the room socket with the token in the URL exactly as the snippet
+// does, send the snippet's frame and print what arrives; then drop the connection and reconnect with last_seq as
+// the close-code table of docs/api.md says, send a second message, and shut OkHttp down as the snippet does.
 //
 // Built against OkHttp 3 (Debian's libokhttp-java). The document is written for OkHttp 4, whose Kotlin properties
 // OkHttp 3 spells as methods: `client.dispatcher().executorService()`, `response.code()`, `response.body()`, and
@@ -25,8 +25,8 @@ const val SECOND_TEXT = "Hello again, after the reconnect!"
 const val SECOND_FRAME = """{"message": "$SECOND_TEXT", "message_type": "text"}"""
 
 /**
- * The document's listener, unchanged but for the frame sent on open, so that the reconnect can send a second
- * message (the first connection sends the document's frame).
+ * The snippet's listener, unchanged but for the frame sent on open, so that the reconnect can send a second
+ * message (the first connection sends the snippet's frame).
  */
 fun documentListener(openFrame: String = HELLO_FRAME) = object : WebSocketListener() {
     override fun onOpen(webSocket: WebSocket, response: okhttp3.Response) {
@@ -53,7 +53,7 @@ fun documentListener(openFrame: String = HELLO_FRAME) = object : WebSocketListen
     }
 }
 
-/** A socket event that main() waits on (every one is printed by the document's listener first). */
+/** A socket event that main() waits on (every one is printed by the snippet's listener first). */
 sealed class Event {
     object Opened : Event()
     class Message(val frame: String) : Event()
@@ -66,7 +66,7 @@ sealed class Event {
 class ChatError(message: String) : Exception(message)
 
 /**
- * Checks the contract's promise on `seq`: one room's messages arrive in order, with no gap and no duplicate,
+ * Checks the API's promise on `seq`: one room's messages arrive in order, with no gap and no duplicate,
  * across reconnects with last_seq.
  */
 class SeqTracker {
@@ -84,7 +84,7 @@ class SeqTracker {
 }
 
 /**
- * Passes every callback to the document's listener as it stands, then records it: the seq of each stored message,
+ * Passes every callback to the snippet's listener as it stands, then records it: the seq of each stored message,
  * and the events main() waits on.
  */
 class Recorder(private val document: WebSocketListener, private val seqs: SeqTracker) : WebSocketListener() {
@@ -170,7 +170,7 @@ fun describe(failure: Event.Failed): String =
     if (failure.status != null) "handshake refused with HTTP ${failure.status}" else "${failure.error.message}"
 
 /**
- * The contract's close-code table: whether a client recovers from the end of a socket by reconnecting with
+ * The close-code table of docs/api.md: whether a client recovers from the end of a socket by reconnecting with
  * last_seq, and why. `code` is null when the connection dropped without a close frame (a network failure).
  */
 fun reconnectAdvice(code: Int?): Pair<Boolean, String> = when (code) {
@@ -183,7 +183,7 @@ fun reconnectAdvice(code: Int?): Pair<Boolean, String> = when (code) {
     4401 -> false to "4401 token revoked: stop; log in again"
     4403 -> false to "4403 removed from the room: stop for this room"
     4404 -> false to "4404 room deleted: stop for this room"
-    else -> false to "close code $code is not in the contract: stop"
+    else -> false to "close code $code is not in the API: stop"
 }
 
 // --- REST over OkHttp -------------------------------------------------------------------------------------------
@@ -293,7 +293,7 @@ fun main(args: Array<String>) {
         System.err.println("error: cannot reach http://${options.host}:${options.port}: ${e.message}")
         1
     } finally {
-        // Shutdown the client when done (the document's `client.dispatcher.executorService.shutdown()` in OkHttp 3):
+        // Shutdown the client when done (the snippet's `client.dispatcher.executorService.shutdown()` in OkHttp 3):
         client.dispatcher().executorService().shutdown()
     }
     if (status != 0) exitProcess(status)
@@ -307,7 +307,7 @@ fun chat(client: OkHttpClient, options: Options): Int {
     println("Joined groups: ${groups.joinToString(", ")}")
     if (options.room !in groups) println("Note: ${options.username} has not joined ${options.room}; the socket will be refused")
 
-    // The document's connection, with our host and token.
+    // The snippet's connection, with our host and token.
     val host = "${options.host}:${options.port}"
     val roomName = options.room
     val wsUrl = "ws://$host/ws/chat/$roomName/?token=$token"

@@ -5,7 +5,7 @@ import { rooms } from './rooms.js'
 import { users } from './users.js'
 
 export const messages = pgTable('messages', {
-  // number mode: ids are JSON numbers in the contract, and 2^53 messages is far away
+  // number mode: ids are JSON numbers in the API, and 2^53 messages is far away
   id: bigserial({ mode: 'number' }).primaryKey(),
   roomId: integer().notNull().references(() => rooms.id, { onDelete: 'cascade' }),
   seq: bigint({ mode: 'number' }).notNull(),

@@ -17,7 +17,7 @@ const call = (method: string, path: string, token?: string, body?: unknown) =>
   api(server.url, method, path, { token, body })
 const room = (name: string, rest = '') => `/api/chat/groups/${name}/${rest}`
 
-/** A Room object: exactly the contract's fields, timestamps in ISO-8601 UTC. */
+/** A Room object: exactly the API's fields, timestamps in ISO-8601 UTC. */
 function isRoom (t: Test, body: any, expected: Record<string, unknown> = {}) {
   t.same(Object.keys(body ?? {}).sort(), ROOM_KEYS, 'exactly the Room fields')
   t.type(body.id, 'number')

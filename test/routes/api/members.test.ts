@@ -180,7 +180,7 @@ t.test('removing someone from a private room as a stranger answers 404', async (
   t.same(await memberIds(secret.name, owner.token), ids(owner))
 })
 
-// The contract is silent on an owner leaving; the room passes to the longest-standing member left.
+// docs/api.md: when an owner leaves, the room passes to the longest-standing member left.
 t.test('when the owner leaves, the longest-standing remaining member becomes owner', async (t) => {
   const owner = await register(server.url)
   const later = await register(server.url)

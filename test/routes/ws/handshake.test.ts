@@ -8,7 +8,7 @@ import { startServer } from '../../helpers/server.js'
 // One server for the file: every subtest makes its own users and rooms.
 const server = await startServer(t)
 
-/** The contract's error body: exactly `detail` and `code`, plus `errors` for validation. */
+/** The API's error body: exactly `detail` and `code`, plus `errors` for validation. */
 function isRefusal (t: Test, answer: { status: number, body: any }, status: number, code: string) {
   t.equal(answer.status, status, `status ${status}`)
   t.equal(answer.body?.code, code, `code ${code}`)

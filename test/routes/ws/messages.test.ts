@@ -132,17 +132,21 @@ t.test('client_id makes a send idempotent per user and room', async (t) => {
   await watcher.next((f) => f.client_id === 'marker-1')
   t.equal(watcher.messages().filter((f) => f.client_id === clientId).length, 1, 'others got it once')
 
-  // A retry on a new socket (a reconnect) is answered with the stored message, and only there.
+  // A retry on a socket that does not hold the message (a new one, a reconnect) is answered with the stored message,
+  // and only there; a resend on a socket that already holds it gets no second copy.
   const retry = await open(t, owner, room.name)
   retry.send({ message: 'once', client_id: clientId })
   const answer = await retry.next((f) => f.type === 'message' && f.client_id === clientId)
   t.same(answer, original[0], 'the retry is answered with the stored message (same id and seq)')
+  first.send({ message: 'once', client_id: clientId })
   first.send({ message: 'marker', client_id: 'marker-2' })
   await Promise.all([first, watcher, retry].map((s) => s.next((f) => f.client_id === 'marker-2')))
-  t.equal(first.messages().filter((f) => f.client_id === clientId).length, 1, 'the retry is not broadcast again')
-  t.equal(watcher.messages().filter((f) => f.client_id === clientId).length, 1)
+  t.equal(first.messages().filter((f) => f.client_id === clientId).length, 1,
+    'a resend on the socket that holds the message gets no second copy, nor does the other retry reach it')
+  t.same(first.frames.filter((f) => f.type === 'error'), [], 'the resend is not refused either')
+  t.equal(watcher.messages().filter((f) => f.client_id === clientId).length, 1, 'the retries are not broadcast')
   t.equal(retry.messages().filter((f) => f.client_id === clientId).length, 1)
-  t.same(seqs(retry.messages()), [1, 3], 'the retry took no seq (marker-2 follows marker-1 directly)')
+  t.same(seqs(retry.messages()), [1, 3], 'the retries took no seq (marker-2 follows marker-1 directly)')
 
   // The same client_id from another user, or in another room, is another message.
   watcher.send({ message: 'bob too', client_id: clientId })

@@ -1,13 +1,16 @@
+/**
+ * `npm run seed`: demo users and the rooms of the original Django service's examples, and a fresh token for each
+ * user to paste into the Kotlin example. Safe to run again: existing users and rooms are kept. Needs the server
+ * stopped when it uses the embedded database, which serves one process.
+ * @module
+ */
 import { createRoomsRepository } from '../plugins/rooms-repository.js'
 import { createUsersRepository } from '../plugins/users-repository.js'
-import { loadConfig } from './config.js'
-import { openDatabase } from './db/client.js'
-import { hashPassword } from './lib/password.js'
+import { loadConfig, loadEnvFile } from '../src/config.js'
+import { openDatabase } from '../src/db/client.js'
+import { hashPassword } from '../src/lib/password.js'
 
-/**
- * `npm run seed`: demo users and the rooms of the original Django service's examples, and a fresh token for each user to paste into the
- * Kotlin example. Safe to run again: existing users and rooms are kept.
- */
+/** The password of every demo user. */
 const PASSWORD = 'chat-demo-password'
 const people = [
   { username: 'anagh', firstName: 'Anagh', lastName: 'Singh' },
@@ -19,6 +22,7 @@ const roomsToCreate = [
   { name: 'backend_2_3', description: 'Backend team, years 2 and 3', members: ['anagh', 'john_doe'] }
 ]
 
+loadEnvFile()
 const config = loadConfig()
 const database = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.DATA_DIR, poolSize: 2 })
 try {
