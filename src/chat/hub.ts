@@ -422,7 +422,7 @@ export class ChatHub {
     if (event.rev <= room.delivered) return
     room.delivered = event.rev
     if (event.created && event.seq > room.lastSeq) room.lastSeq = event.seq
-    const live = { rev: event.rev, id: event.id, frame: new WireFrame(event.frame) }
+    const live = { rev: event.rev, id: event.id, seq: event.seq, created: event.created, frame: new WireFrame(event.frame) }
     for (const session of room.sessions) {
       corkForTick(session.socket)
       session.deliver(live)

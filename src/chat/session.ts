@@ -12,7 +12,7 @@ export interface SessionContext {
   lastRevAtUpgrade: number
 }
 
-/** Close codes of the contract's table. */
+/** The close codes of docs/api.md's table. */
 export const CloseCode = {
   normal: 1000,
   goingAway: 1001,
@@ -29,8 +29,8 @@ const TEXT = { binary: false }
 const MAX_MESSAGE_FRAME = 25 * 1024
 const MAX_REPLAY_PAGE = 500
 
-/** A message frame with what orders it: its rev, and the message it is a state of. */
-export interface RoomFrame { rev: number, id: number, frame: WireFrame }
+/** A message frame with what orders it: its rev, the message it is a state of, and whether it is a new message. */
+export interface RoomFrame { rev: number, id: number, seq: number, created: boolean, frame: WireFrame }
 
 /**
  * One socket in one room: the ordered stream of message frames it has been sent, by rev. `sentRev` is the last
@@ -114,6 +114,8 @@ export class ChatSession {
       return
     }
     this.sentRev = live.rev
+    // Resumed by seq: the client has every message up to `seqFrom`, even where this instance's stream lags behind.
+    if (live.created && this.seqFrom !== undefined && live.seq <= this.seqFrom) return
     const replayed = this.replayed
     if (replayed !== undefined) {
       if (live.rev >= replayed.upTo) this.replayed = undefined

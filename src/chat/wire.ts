@@ -45,6 +45,8 @@ export function corkForTick (socket: WebSocket): void {
 /**
  * A text frame built once, header included, for every socket of a room: a single unmasked, unfragmented frame
  * (RFC 6455 section 5.2), as a server sends it.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6455#section-5.2
  */
 export class WireFrame {
   readonly bytes: Buffer
