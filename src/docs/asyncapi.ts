@@ -2,13 +2,16 @@ import { Type, type TSchema } from '@sinclair/typebox'
 import { CloseCode } from '../chat/session.js'
 import { ErrorResponse } from '../schemas/errors.js'
 import { ErrorFrame, PingFrame, PongFrame, PresenceEvent, ReadFrame, SendFrame, TypingEvent, TypingFrame } from '../schemas/frames.js'
-import { Message } from '../schemas/messages.js'
+import { Message, Reaction, ReplyTo } from '../schemas/messages.js'
 import { RoomName } from '../schemas/common.js'
 import { User } from '../schemas/users.js'
 import { toYaml } from './yaml.js'
 
 /** The server's `{"type": "message", …Message}` frame: the REST Message plus its type. */
 export const MessageFrame = Type.Intersect([Type.Ref(Message), Type.Object({ type: Type.Literal('message') })], { $id: 'MessageFrame' })
+/** `{"type": "message_updated", …Message}`: a message's current state after an edit, a deletion or a reaction. */
+export const MessageUpdatedFrame = Type.Intersect([Type.Ref(Message), Type.Object({ type: Type.Literal('message_updated') })],
+  { $id: 'MessageUpdatedFrame' })
 
 interface FrameDoc { schema: TSchema, name: string, title: string, summary: string, example: Record<string, unknown> }
 
@@ -21,10 +24,16 @@ const message = {
   message_type: 'text',
   sender: user,
   created_at: '2025-02-13T10:00:00.000Z',
-  client_id: null
+  client_id: null,
+  rev: 57,
+  edited_at: null,
+  deleted: false,
+  reply_to: null,
+  reactions: [],
+  mentions: []
 }
 
-/** Every client → server frame: the schemas the server compiles to check them (src/chat/frames.ts). */
+/** Every client → server frame: the schemas the server compiles to check them (src/chat/protocol.ts). */
 export const clientFrames = {
   message: {
     schema: SendFrame,
@@ -33,8 +42,11 @@ export const clientFrames = {
     summary: 'A message to store and broadcast. `message` is 1..4000 characters after trimming (for `image` and `file`, ' +
       'the attachment\'s http(s) URL); `message_type` defaults to `text`; a `client_id` (1..64 characters) makes a ' +
       'retry idempotent: the same `client_id` from the same user in the same room is stored once. The stored message ' +
-      'comes back as a `message` frame (the acknowledgement), or the frame is refused with an `error` frame.',
-    example: { message: 'Hello, world!', message_type: 'text' }
+      'comes back as a `message` frame (the acknowledgement), or the frame is refused with an `error` frame. A resent ' +
+      '`client_id` stores nothing: a socket that already holds that message gets no second copy, one that does not gets ' +
+      'the stored message. `reply_to` (a message id of this room, not deleted; else `validation_error` on `/reply_to`) ' +
+      'makes it a reply; `@username` of a member in the text becomes a mention.',
+    example: { message: 'Hello, world!', message_type: 'text', client_id: 'b6f1c2e0-5d1a' }
   },
   typing: {
     schema: TypingFrame,
@@ -66,8 +78,18 @@ export const serverFrames = {
     name: 'MessageFrame',
     title: 'Message',
     summary: 'A stored message (the REST `Message` plus `type`), to every socket in the room, the sender\'s own ' +
-      'included (its `client_id` is the acknowledgement). Sent only after the commit, in `seq` order, with no gap.',
+      'included (its `client_id` is the acknowledgement). Sent only after the commit; with `message_updated` frames, ' +
+      'in `rev` order, every change once, with no gap.',
     example: { type: 'message', ...message }
+  },
+  messageUpdated: {
+    schema: MessageUpdatedFrame,
+    name: 'MessageUpdatedFrame',
+    title: 'Message changed',
+    summary: 'The full current state of a message that was edited, deleted (a tombstone: `message` "", `reactions` [], ' +
+      '`reply_to` null, `deleted` true) or reacted to, with its new `rev`; to every socket in the room after the commit. ' +
+      'Upsert it by `id`, and keep the highest `rev` seen to resume with `last_rev`.',
+    example: { type: 'message_updated', ...message, rev: 58, reactions: [{ emoji: '👍', count: 1, user_ids: [2] }] }
   },
   error: {
     schema: ErrorFrame,
@@ -105,21 +127,21 @@ export const serverFrames = {
 /** The close-code table (docs/api.md); typed by CloseCode so a new code cannot go undocumented. */
 export const closeCodes: Record<keyof typeof CloseCode, { meaning: string, clientShould: string }> = {
   normal: { meaning: 'normal close', clientShould: 'nothing' },
-  goingAway: { meaning: 'server shutting down', clientShould: 'reconnect (any instance) with `last_seq`, with backoff' },
+  goingAway: { meaning: 'server shutting down', clientShould: 'reconnect (any instance) with `last_rev` (or `last_seq`), with backoff' },
   tooBig: { meaning: 'frame over 64 KiB', clientShould: 'fix the client; reconnect' },
-  serverError: { meaning: 'server error', clientShould: 'reconnect with `last_seq`, with backoff' },
+  serverError: { meaning: 'server error', clientShould: 'reconnect with `last_rev` (or `last_seq`), with backoff' },
   tokenRevoked: { meaning: 'token revoked (logout)', clientShould: 'stop; log in again' },
   removed: { meaning: 'removed from the room', clientShould: 'stop for this room' },
   roomDeleted: { meaning: 'room deleted', clientShould: 'stop for this room' },
   tooSlow: {
     meaning: 'the client stopped reading (send buffer over its bound) or missed heartbeats',
-    clientShould: 'reconnect with `last_seq`'
+    clientShould: 'reconnect with `last_rev` (or `last_seq`)'
   }
 }
 
 /** The handshake's refusals: an HTTP status and the REST `ErrorResponse` body, before any upgrade. */
 export const handshakeRefusals: Record<number, { codes: string[], when: string }> = {
-  400: { codes: ['validation_error'], when: 'a bad room name or `last_seq`, or a request that is not an upgrade' },
+  400: { codes: ['validation_error'], when: 'a bad room name, `last_seq` or `last_rev`, both of them at once, or a request that is not an upgrade' },
   401: { codes: ['not_authenticated', 'authentication_failed'], when: 'no token, or an unknown or revoked one' },
   403: { codes: ['permission_denied'], when: 'a public room the caller is not a member of' },
   404: { codes: ['not_found'], when: 'no such room, or a private room the caller is not in' },
@@ -148,8 +170,11 @@ const channelDescription = [
   'One raw WebSocket (RFC 6455, JSON text frames) per room. The token comes from the `Authorization: Token <token>` ' +
   'header of the upgrade request (preferred: URLs end up in proxy logs), `?token=`, or the subprotocol pair ' +
   '`Sec-WebSocket-Protocol: chat, token.<token>` (the server then answers `chat`).',
-  'With `last_seq=<n>`, the server first sends every message of the room with `seq > n` in order, then live ones, ' +
-  'with no gap and no duplicate in between.',
+  'Every change to the room\'s messages (new, edit, deletion, reaction) takes the room\'s next `rev`. With ' +
+  '`last_rev=<n>`, the server first sends every message with `rev > n`, in rev order, in its current state (as ' +
+  '`message` for messages created after rev n, as `message_updated` for older ones changed since), then live frames, ' +
+  'with no gap and no duplicate in between. With `last_seq=<n>` (0.1), every message with `seq > n`, in its current ' +
+  'state, as `message` frames, then live ones. Not both at once.',
   'The handshake is refused with an HTTP status and the REST `ErrorResponse` body, before any upgrade ' +
   '(`x-handshake-refusals` lists them):',
   table(['status', 'code', 'when'], Object.entries(handshakeRefusals).map(([status, { codes, when }]) =>
@@ -227,6 +252,11 @@ export function asyncApiDocument (): Record<string, unknown> {
                   type: 'integer',
                   minimum: 0,
                   description: 'Replay every stored message with `seq` above this first, then go live.'
+                },
+                last_rev: {
+                  type: 'integer',
+                  minimum: 0,
+                  description: 'Replay every message changed after this rev first (current state), then go live. Not with `last_seq`.'
                 }
               },
               additionalProperties: false
@@ -251,6 +281,8 @@ export function asyncApiDocument (): Record<string, unknown> {
     components: {
       schemas: {
         User: withoutId(componentSchema(User)),
+        ReplyTo: withoutId(componentSchema(ReplyTo)),
+        Reaction: withoutId(componentSchema(Reaction)),
         Message: withoutId(componentSchema(Message)),
         ErrorResponse: withoutId(componentSchema(ErrorResponse)),
         ...Object.fromEntries(frames.map((frame) => [frame.name, withoutId(componentSchema(frame.schema))]))

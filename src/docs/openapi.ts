@@ -59,13 +59,23 @@ function describeResponses (responses: OpenAPIV3.ResponsesObject) {
   }
 }
 
-/** `anyOf: [{type: 'string', enum: ['a']}, {type: 'string', enum: ['b']}]` becomes `{type: 'string', enum: ['a', 'b']}`. */
+/**
+ * `anyOf: [{type: 'string', enum: ['a']}, {type: 'string', enum: ['b']}]` becomes `{type: 'string', enum: ['a', 'b']}`,
+ * and `anyOf: [{$ref}, null]` becomes `{allOf: [{$ref}], nullable: true}`.
+ */
 function collapseLiteralUnions (value: unknown): unknown {
   if (Array.isArray(value)) return value.map(collapseLiteralUnions)
   if (typeof value !== 'object' || value === null) return value
   const object = Object.fromEntries(Object.entries(value).map(([key, child]) => [key, collapseLiteralUnions(child)]))
   const members = object.anyOf as Array<Record<string, unknown>> | undefined
   if (!Array.isArray(members) || members.length === 0) return object
+  // A nullable reference (`Type.Union([Type.Ref(X), Type.Null()])`) in OpenAPI 3.0's words: `allOf` and `nullable`.
+  const isNull = (member: Record<string, unknown>) => member.nullable === true && Array.isArray(member.enum) &&
+    member.enum.length === 1 && member.enum[0] === null
+  if (members.length === 2 && typeof members[0]?.$ref === 'string' && isNull(members[1]!)) {
+    const { anyOf: _anyOf, ...rest } = object
+    return { ...rest, allOf: [members[0]], nullable: true }
+  }
   const type = members[0]?.type
   const literals = members.every((member) => Object.keys(member).length === 2 && member.type === type &&
     Array.isArray(member.enum) && member.enum.length === 1)

@@ -5,7 +5,7 @@ import t from 'tap'
 import { CloseCode } from '../../src/chat/session.js'
 import { artifactFiles } from '../../src/docs/artifacts.js'
 import { asyncApiDocument, asyncApiYaml, clientFrames, serverFrames } from '../../src/docs/asyncapi.js'
-import { Message } from '../../src/schemas/messages.js'
+import { Message, Reaction, ReplyTo } from '../../src/schemas/messages.js'
 import { User } from '../../src/schemas/users.js'
 import { api, createRoom, openSocket, refusal, register, uniqueName } from '../helpers/client.js'
 import { startServer } from '../helpers/server.js'
@@ -50,10 +50,10 @@ t.test('every frame of the API has a message and an operation', async (t) => {
   t.same(sent.sort(), ['message', 'ping', 'read', 'typing'], 'client frames: send, typing, read, ping')
   const received = Object.values(document.operations).filter((op: any) => op.action === 'receive')
     .map((op: any) => op.messages[0].$ref.split('/').pop())
-  t.same(received.sort(), ['ErrorFrame', 'MessageFrame', 'PongFrame', 'PresenceEvent', 'TypingEvent'])
+  t.same(received.sort(), ['ErrorFrame', 'MessageFrame', 'MessageUpdatedFrame', 'PongFrame', 'PresenceEvent', 'TypingEvent'])
   t.same(document.components.schemas.ErrorFrame.properties.code.anyOf.map((c: any) => c.const),
     ['invalid_json', 'validation_error', 'throttled', 'unavailable'], 'every socket error code')
-  t.same(Object.keys(channel.bindings.ws.query.properties), ['token', 'last_seq'], 'token and last_seq in the query')
+  t.same(Object.keys(channel.bindings.ws.query.properties), ['token', 'last_seq', 'last_rev'], 'token, last_seq and last_rev in the query')
 })
 
 /** A schema's alternatives in a dialect-free form: OpenAPI 3.0's `nullable`/`enum` and JSON Schema's `anyOf`/`const` agree. */
@@ -61,6 +61,7 @@ function alternatives (schema: any): string[] {
   if (schema.$ref !== undefined) return [`ref:${String(schema.$ref).split('/').pop()}`]
   if (schema.anyOf !== undefined) return schema.anyOf.flatMap(alternatives).sort()
   const nullable = schema.nullable === true ? ['null'] : []
+  if (schema.allOf !== undefined) return [...schema.allOf.flatMap(alternatives), ...nullable].sort()
   if (schema.const !== undefined) return [`${schema.type}:${schema.const}`]
   if (schema.enum !== undefined) return [...schema.enum.map((value: unknown) => `${schema.type}:${value}`), ...nullable].sort()
   return [schema.type, ...nullable].sort()
@@ -133,6 +134,8 @@ t.test('live frames match the documented payloads, and the documented client fra
   a.send({ message: '   ' })
   const [stored] = await b.messageCount(1)
   await b.next((f) => f.type === 'typing')
+  await api(server.url, 'PUT', `/api/chat/groups/${room.name}/messages/${stored.id}/reactions/%F0%9F%91%8D/`, { token: bob.token })
+  await a.next((f) => f.type === 'message_updated')
   a.send({ ...clientFrames.read.example, seq: stored.seq })
   a.send(clientFrames.ping.example)
   // Frames are handled in order: once this pong is here, an error for any frame above would be too.
@@ -140,17 +143,17 @@ t.test('live frames match the documented payloads, and the documented client fra
 
   const history = await api(server.url, 'GET', `/api/chat/groups/${room.name}/messages/`, { token: bob.token })
   const { type, ...rest } = stored
-  t.same(rest, history.body.results[0], 'the message frame is the REST Message plus its type')
+  t.same(rest, { ...history.body.results[0], rev: stored.rev, reactions: [] }, 'the message frame is the REST Message plus its type')
   t.same(a.frames.filter((f) => f.type === 'error').map((f) => f.code), ['invalid_json', 'validation_error'])
 
   const schemaOf = Object.fromEntries(Object.values(serverFrames).map((frame) => [frame.example.type, frame.schema]))
   const frames = [...a.frames, ...b.frames]
-  t.same([...new Set(frames.map((f) => f.type))].sort(), ['error', 'message', 'pong', 'presence', 'typing'])
+  t.same([...new Set(frames.map((f) => f.type))].sort(), ['error', 'message', 'message_updated', 'pong', 'presence', 'typing'])
   for (const frame of frames) {
-    t.ok(Value.Check(schemaOf[frame.type]!, [User, Message], frame), `a ${frame.type} frame matches its payload schema`)
+    t.ok(Value.Check(schemaOf[frame.type]!, [User, ReplyTo, Reaction, Message], frame), `a ${frame.type} frame matches its payload schema`)
   }
   for (const frame of Object.values(clientFrames)) t.ok(Value.Check(frame.schema, frame.example), `${frame.name} example is valid`)
   for (const frame of Object.values(serverFrames)) {
-    t.ok(Value.Check(frame.schema, [User, Message], frame.example), `${frame.name} example is valid`)
+    t.ok(Value.Check(frame.schema, [User, ReplyTo, Reaction, Message], frame.example), `${frame.name} example is valid`)
   }
 })

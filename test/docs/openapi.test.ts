@@ -39,6 +39,13 @@ const statusesByRoute: Record<string, number[]> = {
   'post /api/chat/groups/{room_name}/join/': [200, 400, 401, 403, 404, 413, 429, 500, 503],
   'post /api/chat/groups/{room_name}/leave/': [204, 400, 401, 404, 413, 429, 500, 503],
   'get /api/chat/groups/{room_name}/messages/': [200, 400, 401, 403, 404, 429, 500, 503],
+  'post /api/chat/groups/{room_name}/messages/': [200, 201, 400, 401, 403, 404, 413, 429, 500, 503],
+  'get /api/chat/groups/{room_name}/messages/{message_id}/': [200, 400, 401, 403, 404, 429, 500, 503],
+  'patch /api/chat/groups/{room_name}/messages/{message_id}/': [200, 400, 401, 403, 404, 413, 429, 500, 503],
+  'delete /api/chat/groups/{room_name}/messages/{message_id}/': [204, 400, 401, 403, 404, 413, 429, 500, 503],
+  'put /api/chat/groups/{room_name}/messages/{message_id}/reactions/{emoji}/': [200, 400, 401, 403, 404, 429, 500, 503],
+  'delete /api/chat/groups/{room_name}/messages/{message_id}/reactions/{emoji}/': [200, 400, 401, 403, 404, 413, 429, 500, 503],
+  'get /api/chat/groups/{room_name}/changes/': [200, 400, 401, 403, 404, 429, 500, 503],
   'get /api/chat/all-groups/': [200, 400, 401, 429, 500, 503],
   'get /ws/chat/{room_name}/': [101, 400, 401, 403, 404, 429, 500, 503],
   'get /healthz': [200],
@@ -104,7 +111,7 @@ t.test('every error response is the shared ErrorResponse, described by its codes
 t.test('shared schemas are components that the operations refer to', async (t) => {
   const schemas = document.components?.schemas ?? {}
   t.same(Object.keys(schemas),
-    ['ErrorResponse', 'Message', 'MessagePage', 'Room', 'RoomListItem', 'RoomPage', 'TokenResponse', 'User'])
+    ['ChangesPage', 'ErrorResponse', 'Message', 'MessagePage', 'Reaction', 'ReplyTo', 'Room', 'RoomListItem', 'RoomPage', 'TokenResponse', 'User'])
   const body = (path: string, method: 'get' | 'post', status: string) =>
     (document.paths[path]?.[method]?.responses[status] as OpenAPIV3.ResponseObject).content?.['application/json']?.schema
   t.same(body('/api/chat/groups/{room_name}/messages/', 'get', '200'), { $ref: '#/components/schemas/MessagePage' })
@@ -132,7 +139,7 @@ t.test('the socket is documented as a GET that answers 101 or refuses before the
   t.equal(socket?.operationId, 'chatSocket')
   t.match((socket?.responses['101'] as OpenAPIV3.ResponseObject).description, /Switching/)
   const parameters = (socket?.parameters ?? []) as OpenAPIV3.ParameterObject[]
-  t.same(parameters.map((p) => `${p.in}:${p.name}`).sort(), ['path:room_name', 'query:last_seq'])
+  t.same(parameters.map((p) => `${p.in}:${p.name}`).sort(), ['path:room_name', 'query:last_rev', 'query:last_seq'])
   // `?token=` is the TokenQuery scheme (so swagger lists it with the schemes, not as a parameter).
   t.same(socket?.security, [{ Token: [] }, { TokenQuery: [] }], 'the header or ?token=')
   t.match(document.components?.securitySchemes?.TokenQuery, { type: 'apiKey', in: 'query', name: 'token' })
@@ -154,9 +161,15 @@ t.test('the server answers the documented error statuses where the document says
   const room = await createRoom(server.url, owner.token)
   const tooLarge = JSON.stringify({ filler: 'x'.repeat(server.config.BODY_LIMIT) })
   // A body that passes validation, so the room lookup (404) is what answers.
-  const validBodies: Record<string, unknown> = { updateGroup: {}, addGroupMember: { username: 'nobody_here' } }
+  const validBodies: Record<string, unknown> = {
+    updateGroup: {},
+    addGroupMember: { username: 'nobody_here' },
+    sendGroupMessage: { message: 'hi' },
+    editGroupMessage: { message: 'hi' }
+  }
   const url = (op: Operation, roomName: string) =>
     op.path.replace('{room_name}', roomName).replace('{username}', stranger.user.username)
+      .replace('{message_id}', '1').replace('{emoji}', 'x')
   const check = async (op: Operation, status: number, code: string, what: string,
     options: Parameters<typeof api>[3], roomName = room.name) => {
     const response = await api(server.url, op.method.toUpperCase(), url(op, roomName), options)

@@ -123,6 +123,23 @@ export interface paths {
         patch: operations["updateGroup"];
         trace?: never;
     };
+    "/api/chat/groups/{room_name}/changes/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every message changed after `since`, in rev order, in its current state: sync without a socket */
+        get: operations["listGroupChanges"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/chat/groups/{room_name}/join/": {
         parameters: {
             query?: never;
@@ -202,8 +219,46 @@ export interface paths {
         /** History, newest first, in keyset pages; `next` leads to older messages */
         get: operations["listGroupMessages"];
         put?: never;
-        post?: never;
+        /** Send a message (the same group commit and broadcast as a socket send); a retried client_id answers 200 */
+        post: operations["sendGroupMessage"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/chat/groups/{room_name}/messages/{message_id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One message in its current state (a deleted one is a tombstone) */
+        get: operations["getGroupMessage"];
+        put?: never;
+        post?: never;
+        /** Delete a message (its sender, the room's owner, or staff): it stays in history as a tombstone */
+        delete: operations["deleteGroupMessage"];
+        options?: never;
+        head?: never;
+        /** Edit a message (its sender only): new text, edited_at, a new rev; the same text changes nothing */
+        patch: operations["editGroupMessage"];
+        trace?: never;
+    };
+    "/api/chat/groups/{room_name}/messages/{message_id}/reactions/{emoji}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** React to a message with an emoji (again: no change) */
+        put: operations["addReaction"];
+        post?: never;
+        /** Take back the caller's reaction (none: no change) */
+        delete: operations["removeReaction"];
         options?: never;
         head?: never;
         patch?: never;
@@ -269,7 +324,7 @@ export interface paths {
         };
         /**
          * Upgrade to the room's WebSocket (see the AsyncAPI document for its frames)
-         * @description The token comes from `?token=`, the Authorization header, or `Sec-WebSocket-Protocol: chat, token.<t>`. With `last_seq`, every stored message after it is sent first, then live ones. Refusals come before the upgrade.
+         * @description The token comes from `?token=`, the Authorization header, or `Sec-WebSocket-Protocol: chat, token.<t>`. With `last_rev`, every message changed after that rev is sent first (as `message` when new to the client, else `message_updated`), then live frames; with `last_seq` (0.1), every stored message after it. Not both. Refusals come before the upgrade.
          */
         get: operations["chatSocket"];
         put?: never;
@@ -284,6 +339,13 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        ChangesPage: {
+            results: components["schemas"]["Message"][];
+            /** @description Pass it as `since` next time */
+            rev: number;
+            /** @description More changes follow: ask again with `since=rev` at once */
+            has_more: boolean;
+        };
         /** @description Every REST error; `errors` only for `validation_error`. */
         ErrorResponse: {
             detail: string;
@@ -295,6 +357,50 @@ export interface components {
             }[];
             request_id?: string;
         };
+        /**
+         * @example {
+         *       "id": 42,
+         *       "room": "2nd_year",
+         *       "seq": 17,
+         *       "message": "@anagh agreed, see you at 10",
+         *       "message_type": "text",
+         *       "sender": {
+         *         "id": 2,
+         *         "username": "priya",
+         *         "first_name": "Priya",
+         *         "last_name": ""
+         *       },
+         *       "created_at": "2025-02-13T10:00:00.000Z",
+         *       "client_id": "b6f1c2e0-5d1a-4c9e-9a57-3f0e7c2d9a11",
+         *       "rev": 23,
+         *       "edited_at": "2025-02-13T10:01:30.000Z",
+         *       "deleted": false,
+         *       "reply_to": {
+         *         "id": 41,
+         *         "seq": 16,
+         *         "sender": {
+         *           "id": 1,
+         *           "username": "anagh",
+         *           "first_name": "Anagh",
+         *           "last_name": ""
+         *         },
+         *         "excerpt": "Meet at 10 tomorrow?"
+         *       },
+         *       "reactions": [
+         *         {
+         *           "emoji": "👍",
+         *           "count": 2,
+         *           "user_ids": [
+         *             1,
+         *             3
+         *           ]
+         *         }
+         *       ],
+         *       "mentions": [
+         *         1
+         *       ]
+         *     }
+         */
         Message: {
             id: number;
             room: string;
@@ -309,6 +415,21 @@ export interface components {
              */
             created_at: string;
             client_id: string | null;
+            /** @description The room's rev of this message's latest change */
+            rev: number;
+            /**
+             * Format: date-time
+             * @description When its text was last edited
+             * @example 2025-02-13T10:00:00.000Z
+             */
+            edited_at: string | null;
+            /** @description A tombstone: `message` is "", `reactions` [], `reply_to` null */
+            deleted: boolean;
+            reply_to: components["schemas"]["ReplyTo"] | null;
+            /** @description One entry per emoji, in the order each was first used */
+            reactions: components["schemas"]["Reaction"][];
+            /** @description Members named as @username in the text, in order of first mention */
+            mentions: number[];
         };
         MessagePage: {
             /** Format: uri */
@@ -316,6 +437,20 @@ export interface components {
             /** Format: uri */
             previous: string | null;
             results: components["schemas"]["Message"][];
+        };
+        Reaction: {
+            emoji: string;
+            count: number;
+            /** @description The first 50 users who reacted with it, in reaction order */
+            user_ids: number[];
+        };
+        /** @description The message this one answers, in the same room */
+        ReplyTo: {
+            id: number;
+            seq: number;
+            sender: components["schemas"]["User"];
+            /** @description The first 200 characters of its text when the reply was sent; "" once it is deleted */
+            excerpt: string;
         };
         Room: {
             id: number;
@@ -1184,6 +1319,96 @@ export interface operations {
             };
         };
     };
+    listGroupChanges: {
+        parameters: {
+            query?: {
+                since?: number;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                room_name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChangesPage"];
+                };
+            };
+            /** @description `validation_error` (body, query or path fails its schema; `errors` lists each field) or `invalid_cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `not_authenticated` (no credentials) or `authentication_failed` (unknown or revoked token; wrong password) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `permission_denied`: authenticated, not allowed (not a member, not the owner, private room) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `not_found`: no such room or user; a private room the caller is not in answers the same */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `throttled`: rate limit hit; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `server_error`: a bug; quote `request_id`, which finds it in the log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `unavailable`: the database or the broker is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     joinGroup: {
         parameters: {
             query?: never;
@@ -1748,6 +1973,603 @@ export interface operations {
             };
         };
     };
+    sendGroupMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                room_name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description 1..4000 characters after trimming; for image and file, the http(s) URL */
+                    message: string;
+                    /**
+                     * @default text
+                     * @enum {string}
+                     */
+                    message_type?: "text" | "image" | "file";
+                    /** @description Makes retries idempotent */
+                    client_id?: string;
+                    /** @description The id of the message this one answers, in the same room and not deleted */
+                    reply_to?: number | null;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description `validation_error` (body, query or path fails its schema; `errors` lists each field) or `invalid_cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `not_authenticated` (no credentials) or `authentication_failed` (unknown or revoked token; wrong password) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `permission_denied`: authenticated, not allowed (not a member, not the owner, private room) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `not_found`: no such room or user; a private room the caller is not in answers the same */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `throttled`: rate limit hit; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `server_error`: a bug; quote `request_id`, which finds it in the log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `unavailable`: the database or the broker is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getGroupMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                room_name: string;
+                message_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description `validation_error` (body, query or path fails its schema; `errors` lists each field) or `invalid_cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `not_authenticated` (no credentials) or `authentication_failed` (unknown or revoked token; wrong password) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `permission_denied`: authenticated, not allowed (not a member, not the owner, private room) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `not_found`: no such room or user; a private room the caller is not in answers the same */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `throttled`: rate limit hit; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `server_error`: a bug; quote `request_id`, which finds it in the log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `unavailable`: the database or the broker is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    deleteGroupMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                room_name: string;
+                message_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted (or already a tombstone) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `validation_error` (body, query or path fails its schema; `errors` lists each field) or `invalid_cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `not_authenticated` (no credentials) or `authentication_failed` (unknown or revoked token; wrong password) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `permission_denied`: authenticated, not allowed (not a member, not the owner, private room) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `not_found`: no such room or user; a private room the caller is not in answers the same */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `throttled`: rate limit hit; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `server_error`: a bug; quote `request_id`, which finds it in the log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `unavailable`: the database or the broker is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    editGroupMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                room_name: string;
+                message_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The new text, 1..4000 characters after trimming */
+                    message: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description `validation_error` (body, query or path fails its schema; `errors` lists each field) or `invalid_cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `not_authenticated` (no credentials) or `authentication_failed` (unknown or revoked token; wrong password) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `permission_denied`: authenticated, not allowed (not a member, not the owner, private room) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `not_found`: no such room or user; a private room the caller is not in answers the same */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `throttled`: rate limit hit; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `server_error`: a bug; quote `request_id`, which finds it in the log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `unavailable`: the database or the broker is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    addReaction: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                room_name: string;
+                message_id: number;
+                /** @description Percent-encoded UTF-8: 1..32 code points, no whitespace or control characters */
+                emoji: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description `validation_error` (body, query or path fails its schema; `errors` lists each field) or `invalid_cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `not_authenticated` (no credentials) or `authentication_failed` (unknown or revoked token; wrong password) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `permission_denied`: authenticated, not allowed (not a member, not the owner, private room) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `not_found`: no such room or user; a private room the caller is not in answers the same */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `throttled`: rate limit hit; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `server_error`: a bug; quote `request_id`, which finds it in the log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `unavailable`: the database or the broker is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    removeReaction: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                room_name: string;
+                message_id: number;
+                /** @description Percent-encoded UTF-8: 1..32 code points, no whitespace or control characters */
+                emoji: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description `validation_error` (body, query or path fails its schema; `errors` lists each field) or `invalid_cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `not_authenticated` (no credentials) or `authentication_failed` (unknown or revoked token; wrong password) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `permission_denied`: authenticated, not allowed (not a member, not the owner, private room) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `not_found`: no such room or user; a private room the caller is not in answers the same */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `throttled`: rate limit hit; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `server_error`: a bug; quote `request_id`, which finds it in the log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `unavailable`: the database or the broker is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     healthz: {
         parameters: {
             query?: never;
@@ -1836,6 +2658,7 @@ export interface operations {
         parameters: {
             query?: {
                 last_seq?: number;
+                last_rev?: number;
             };
             header?: never;
             path: {

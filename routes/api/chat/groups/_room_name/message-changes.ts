@@ -152,7 +152,7 @@ const messageChanges: FastifyPluginAsyncTypebox = async (fastify) => {
       operationId: 'deleteGroupMessage',
       summary: 'Delete a message (its sender, the room\'s owner, or staff): it stays in history as a tombstone',
       params: MessageParams,
-      response: { 204: Type.Null({ description: 'Deleted (or already a tombstone)' }), ...errors(400, 401, 403, 404, 429, 500, 503) }
+      response: { 204: Type.Null({ description: 'Deleted (or already a tombstone)' }), ...errors(400, 401, 403, 404, 413, 429, 500, 503) }
     }
   }, async (request, reply) => {
     await change(request, reply, { kind: 'delete' })
@@ -178,7 +178,7 @@ const messageChanges: FastifyPluginAsyncTypebox = async (fastify) => {
       operationId: 'removeReaction',
       summary: 'Take back the caller\'s reaction (none: no change)',
       params: ReactionParams,
-      response: { 200: MessageRef, ...errors(400, 401, 403, 404, 429, 500, 503) }
+      response: { 200: MessageRef, ...errors(400, 401, 403, 404, 413, 429, 500, 503) }
     }
   }, async (request, reply) =>
     (await change(request, reply, { kind: 'unreact', emoji: emojiOf(request) })).message)
