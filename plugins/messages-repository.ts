@@ -78,7 +78,7 @@ export function createMessagesRepository (db: Db, writer: MessageWriter) {
       const page = await changedAfter(roomId, roomName, since, limit + 1)
       const hasMore = page.length > limit
       const results = page.slice(0, limit).map((entry) => entry.message)
-      const rev = hasMore ? results.at(-1)!.rev : Math.max(since, room?.lastRev ?? 0, results.at(-1)?.rev ?? 0)
+      const rev = hasMore ? results.at(-1)!.rev : Math.max(room?.lastRev ?? 0, results.at(-1)?.rev ?? 0)
       return { results, rev, has_more: hasMore }
     },
 

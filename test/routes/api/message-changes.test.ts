@@ -251,6 +251,7 @@ t.test('changes/?since=: rev order, current state, pages, the next since; bad si
   t.same(rest.results.map((m: any) => m.rev), [5, 6])
   const end = (await changes(owner, room.name, '?since=7')).body
   t.same(end, { results: [], rev: 7, has_more: false })
+  t.same((await changes(owner, room.name, '?since=100')).body, { results: [], rev: 7, has_more: false }, 'a since beyond the room')
   for (const query of ['?since=-1', '?since=1.5', '?since=abc', '?limit=0', '?limit=501', '?other=1']) {
     isError(t, await changes(owner, room.name, query), 400, 'validation_error', query)
   }
