@@ -58,6 +58,21 @@ const MATRIX: Array<[route: RouteName, room: Privacy | null, ...outcomes: Outcom
   ['POST /api/chat/groups/<room>/leave/',                       'private',  A401,     F401,      F401,    N404,                 '204',               '204',               '204'],
   ['GET /api/chat/groups/<room>/messages/',                     'public',   A401,     F401,      F401,    P403,                 '200 Messages',      '200 Messages',      P403],
   ['GET /api/chat/groups/<room>/messages/',                     'private',  A401,     F401,      F401,    N404,                 '200 Messages',      '200 Messages',      P403],
+  ['POST /api/chat/groups/<room>/messages/',                    'public',   A401,     F401,      F401,    P403,                 '201 Message',       '201 Message',       P403],
+  ['POST /api/chat/groups/<room>/messages/',                    'private',  A401,     F401,      F401,    N404,                 '201 Message',       '201 Message',       P403],
+  ['GET /api/chat/groups/<room>/messages/<id>/',                'public',   A401,     F401,      F401,    P403,                 '200 Message',       '200 Message',       P403],
+  ['GET /api/chat/groups/<room>/messages/<id>/',                'private',  A401,     F401,      F401,    N404,                 '200 Message',       '200 Message',       P403],
+  // The message is the owner's: only its sender edits it; its sender, the owner or staff (members all) delete it.
+  ['PATCH /api/chat/groups/<room>/messages/<id>/',              'public',   A401,     F401,      F401,    P403,                 P403,                '200 Message',       P403],
+  ['PATCH /api/chat/groups/<room>/messages/<id>/',              'private',  A401,     F401,      F401,    N404,                 P403,                '200 Message',       P403],
+  ['DELETE /api/chat/groups/<room>/messages/<id>/',             'public',   A401,     F401,      F401,    P403,                 P403,                '204',               P403],
+  ['DELETE /api/chat/groups/<room>/messages/<id>/',             'private',  A401,     F401,      F401,    N404,                 P403,                '204',               P403],
+  ['PUT /api/chat/groups/<room>/messages/<id>/reactions/<e>/',  'public',   A401,     F401,      F401,    P403,                 '200 Message',       '200 Message',       P403],
+  ['PUT /api/chat/groups/<room>/messages/<id>/reactions/<e>/',  'private',  A401,     F401,      F401,    N404,                 '200 Message',       '200 Message',       P403],
+  ['DELETE /api/chat/groups/<room>/messages/<id>/reactions/<e>/', 'public', A401,     F401,      F401,    P403,                 '200 Message',       '200 Message',       P403],
+  ['DELETE /api/chat/groups/<room>/messages/<id>/reactions/<e>/', 'private', A401,    F401,      F401,    N404,                 '200 Message',       '200 Message',       P403],
+  ['GET /api/chat/groups/<room>/changes/',                      'public',   A401,     F401,      F401,    P403,                 '200 Changes',       '200 Changes',       P403],
+  ['GET /api/chat/groups/<room>/changes/',                      'private',  A401,     F401,      F401,    N404,                 '200 Changes',       '200 Changes',       P403],
   ['GET /api/chat/all-groups/?search=<room>',                   'public',   A401,     F401,      F401,    '200 ListedVisitor',  '200 ListedMember',  '200 ListedMember',  '200 ListedVisitor'],
   ['GET /api/chat/all-groups/?search=<room>',                   'private',  A401,     F401,      F401,    '200 Unlisted',       '200 ListedMember',  '200 ListedMember',  '200 ListedVisitor'],
   ['WS /ws/chat/<room>/',                                       'public',   A401,     F401,      F401,    P403,                 '101 Open',          '101 Open',          P403],
@@ -86,8 +101,9 @@ interface Cast {
 interface Fixture extends Cast {
   privacy: Privacy
   room: { id: number, name: string }
-  /** The text of the one message in the room (shared fixtures only). */
+  /** The text and id of the one message in the room (seeded fixtures only). */
   seeded?: string
+  seededId?: number
 }
 
 async function expectStatus (what: string, response: Promise<{ status: number, body: unknown }>, status: number) {
@@ -127,10 +143,10 @@ async function sharedFixture (privacy: Privacy): Promise<Fixture> {
   const seeded = uniqueName('seed')
   const socket = await openSocket(server.wsUrl, fixture.room.name, { token: fixture.owner.token })
   socket.send({ message: seeded })
-  await socket.next((frame) => frame.type === 'message' && frame.message === seeded)
+  const stored = await socket.next((frame) => frame.type === 'message' && frame.message === seeded)
   socket.close()
   await socket.waitClose()
-  return { ...fixture, seeded }
+  return { ...fixture, seeded, seededId: stored.id }
 }
 
 const shared: Record<Privacy, Fixture> = { public: await sharedFixture('public'), private: await sharedFixture('private') }
@@ -168,6 +184,8 @@ interface Route {
   effect?: (f: Fixture, caller: Caller, before: RoomState) => RoomState
   /** Revokes the token it is sent with: the caller sends a fresh one of their own, which must stop working. */
   revokes?: boolean
+  /** Changes the room's messages: each cell gets a fresh room with one message of the owner's. */
+  writes?: boolean
 }
 
 const group = (name: string, rest = '') => ({ path: `/api/chat/groups/${name}/${rest}` })
@@ -214,6 +232,30 @@ const ROUTES = {
     effect: (f, caller, before) => without(before, selfOf(f, caller).user.id)
   },
   'GET /api/chat/groups/<room>/messages/': { request: (_f, _caller, name) => ({ method: 'GET', ...group(name, 'messages/') }) },
+  'POST /api/chat/groups/<room>/messages/': {
+    request: (_f, caller, name) => ({ method: 'POST', ...group(name, 'messages/'), body: { message: `sent by ${caller}` } }),
+    writes: true
+  },
+  'GET /api/chat/groups/<room>/messages/<id>/': {
+    request: (f, _caller, name) => ({ method: 'GET', ...group(name, `messages/${f.seededId}/`) })
+  },
+  'PATCH /api/chat/groups/<room>/messages/<id>/': {
+    request: (f, caller, name) => ({ method: 'PATCH', ...group(name, `messages/${f.seededId}/`), body: { message: `edited by ${caller}` } }),
+    writes: true
+  },
+  'DELETE /api/chat/groups/<room>/messages/<id>/': {
+    request: (f, _caller, name) => ({ method: 'DELETE', ...group(name, `messages/${f.seededId}/`) }),
+    writes: true
+  },
+  'PUT /api/chat/groups/<room>/messages/<id>/reactions/<e>/': {
+    request: (f, _caller, name) => ({ method: 'PUT', ...group(name, `messages/${f.seededId}/reactions/%F0%9F%91%8D/`) }),
+    writes: true
+  },
+  'DELETE /api/chat/groups/<room>/messages/<id>/reactions/<e>/': {
+    request: (f, _caller, name) => ({ method: 'DELETE', ...group(name, `messages/${f.seededId}/reactions/%F0%9F%91%8D/`) }),
+    writes: true
+  },
+  'GET /api/chat/groups/<room>/changes/': { request: (_f, _caller, name) => ({ method: 'GET', ...group(name, 'changes/') }) },
   'GET /api/chat/all-groups/?search=<room>': {
     request: (_f, _caller, name) => ({ method: 'GET', path: `/api/chat/all-groups/?search=${name}` })
   },
@@ -288,7 +330,15 @@ const SHAPES: Record<string, (t: Test, cell: Cell) => unknown> = {
   ListedMember: (t, cell) => isListed(t, cell, true),
   ListedVisitor: (t, cell) => isListed(t, cell, false),
   Unlisted: (t, cell) => isListed(t, cell, undefined),
-  Open: (t, { body }) => t.same(body, { type: 'pong' }, 'the open socket answers a ping')
+  Open: (t, { body }) => t.same(body, { type: 'pong' }, 'the open socket answers a ping'),
+  Message: (t, { f, body }) => {
+    t.same(Object.keys(body ?? {}).sort(), MESSAGE_KEYS, 'exactly the Message fields')
+    t.equal(body?.room, f.room.name, 'a message of the room')
+  },
+  Changes: (t, { f, body }) => {
+    t.same(Object.keys(body ?? {}).sort(), ['has_more', 'results', 'rev'], 'a changes page')
+    t.same(body?.results?.map((m: { message: string }) => m.message), [f.seeded], 'the one message')
+  }
 }
 
 // ---- running a cell --------------------------------------------------------------------------------------------
@@ -350,6 +400,11 @@ async function roomState (roomId: number): Promise<RoomState> {
   return { exists: found.length === 1, members: members.map((m) => m.userId).sort((a, b) => a - b) }
 }
 
+async function lastRev (roomId: number): Promise<number | undefined> {
+  const [room] = await server.app.database.orm.select({ lastRev: rooms.lastRev }).from(rooms).where(eq(rooms.id, roomId))
+  return room?.lastRev
+}
+
 function parseOutcome (outcome: Outcome): { status: number, detail: string | undefined } {
   const [status, detail] = outcome.split(' ')
   return { status: Number(status), detail }
@@ -357,10 +412,13 @@ function parseOutcome (outcome: Outcome): { status: number, detail: string | und
 
 async function runCell (t: Test, route: Route, privacy: Privacy | null, caller: Caller, outcome: Outcome) {
   const expected = parseOutcome(outcome)
-  const f = route.effect === undefined ? shared[privacy ?? 'public'] : await makeFixture(privacy ?? 'public')
+  const f = route.writes === true
+    ? await sharedFixture(privacy ?? 'public')
+    : route.effect === undefined ? shared[privacy ?? 'public'] : await makeFixture(privacy ?? 'public')
   const token = await tokenOf(f, caller, route.revokes)
   const request = route.request(f, caller, f.room.name)
   const before = route.effect === undefined ? undefined : await roomState(f.room.id)
+  const revBefore = route.writes === true ? await lastRev(f.room.id) : undefined
 
   const answer = 'socket' in request
     ? await handshake(request.socket, token, expected.status === 101)
@@ -378,6 +436,7 @@ async function runCell (t: Test, route: Route, privacy: Privacy | null, caller: 
   }
 
   const succeeded = expected.status < 300
+  if (revBefore !== undefined && !succeeded) t.equal(await lastRev(f.room.id), revBefore, 'a refusal stores nothing and takes no rev')
   if (route.effect !== undefined && before !== undefined) {
     t.same(await roomState(f.room.id), succeeded ? route.effect(f, caller, before) : before,
       succeeded ? 'the room changed as asked' : 'the room did not change')
