@@ -116,3 +116,150 @@ t.test('a generated client drives a whole session: accounts, a room, members, hi
   t.equal(after.response.status, 401)
   t.equal(after.error?.code, 'authentication_failed')
 })
+
+/** The Message of 0.1's OpenAPI document, as a 0.1 SDK user typed it: 0.2 only adds fields, so a 0.2 Message is one. */
+interface MessageV01 {
+  id: number,
+  room: string,
+  seq: number,
+  message: string,
+  message_type: 'text' | 'image' | 'file' | 'system',
+  sender: Schemas['User'],
+  created_at: string,
+  client_id: string | null
+}
+
+t.test('0.1-shaped code compiles against the 0.2 types: a Message is still a 0.1 Message, a page still a 0.1 page', async (t) => {
+  const messageIsV01: Schemas['Message'] extends MessageV01 ? true : false = true
+  const pageIsV01: Schemas['MessagePage'] extends { next: string | null, previous: string | null, results: MessageV01[] }
+    ? true : false = true
+  t.ok(messageIsV01 && pageIsV01)
+})
+
+t.test('0.2 through the generated client: send over REST, one message, edit, react, unreact, delete, the changes feed',
+  async (t) => {
+    const anonymous = client()
+    const aliceName = uniqueName('alice')
+    const aliceAccount = (await anonymous.POST('/api/auth/register/', { body: { username: aliceName, password: PASSWORD } })).data!
+    const alice = client(aliceAccount.token)
+    const bobAccount = (await anonymous.POST('/api/auth/register/', { body: { username: uniqueName('bob'), password: PASSWORD } })).data!
+    const bob = client(bobAccount.token)
+    const roomName = uniqueName('sdk')
+    await alice.POST('/api/chat/groups/', { body: { name: roomName } })
+    const path = { room_name: roomName }
+    t.equal((await bob.POST('/api/chat/groups/{room_name}/join/', { params: { path } })).response.status, 200)
+
+    // A send over REST is the socket's send: the same Message, with 0.2's fields; a retried client_id is 200.
+    const sent = await alice.POST('/api/chat/groups/{room_name}/messages/', {
+      params: { path }, body: { message: 'Hello over REST', client_id: 'rest-1' }
+    })
+    const sentIsTyped: Equal<NonNullable<typeof sent.data>, Schemas['Message']> = true
+    t.ok(sentIsTyped)
+    t.equal(sent.response.status, 201)
+    const hello: Schemas['Message'] = sent.data!
+    t.match(hello, {
+      room: roomName,
+      seq: 1,
+      rev: 1,
+      message: 'Hello over REST',
+      message_type: 'text',
+      client_id: 'rest-1',
+      sender: { username: aliceName },
+      edited_at: null,
+      deleted: false,
+      reply_to: null,
+      reactions: [],
+      mentions: []
+    })
+    const retried = await alice.POST('/api/chat/groups/{room_name}/messages/', {
+      params: { path }, body: { message: 'Hello over REST', client_id: 'rest-1' }
+    })
+    t.equal(retried.response.status, 200, 'a retry of a stored client_id is 200')
+    t.same(retried.data, hello, 'with the stored message: nothing new')
+
+    // Bob answers, mentioning Alice.
+    const replied = await bob.POST('/api/chat/groups/{room_name}/messages/', {
+      params: { path }, body: { message: `@${aliceName} hi back`, reply_to: hello.id }
+    })
+    t.equal(replied.response.status, 201)
+    const reply = replied.data!
+    t.match(reply, { seq: 2, rev: 2, mentions: [aliceAccount.user.id] })
+    t.same(reply.reply_to, { id: hello.id, seq: 1, sender: aliceAccount.user, excerpt: 'Hello over REST' })
+    const badReply = await bob.POST('/api/chat/groups/{room_name}/messages/', {
+      params: { path }, body: { message: 'to nothing', reply_to: 999_999 }
+    })
+    t.equal(badReply.response.status, 400)
+    t.match(badReply.error, { code: 'validation_error', errors: [{ field: '/reply_to' }] })
+
+    // One message, current state.
+    const one = (id: number) => ({ params: { path: { ...path, message_id: id } } })
+    const got = await bob.GET('/api/chat/groups/{room_name}/messages/{message_id}/', one(hello.id))
+    const gotIsTyped: Equal<NonNullable<typeof got.data>, Schemas['Message']> = true
+    t.ok(gotIsTyped)
+    t.same(got.data, hello)
+    const missing = await bob.GET('/api/chat/groups/{room_name}/messages/{message_id}/', one(999_999))
+    t.equal(missing.response.status, 404)
+    t.equal(missing.error?.code, 'not_found')
+
+    // Edit: the sender only.
+    const edited = await alice.PATCH('/api/chat/groups/{room_name}/messages/{message_id}/',
+      { ...one(hello.id), body: { message: 'Hello, edited' } })
+    t.equal(edited.response.status, 200)
+    t.match(edited.data, { id: hello.id, seq: 1, rev: 3, message: 'Hello, edited', edited_at: String })
+    const notHers = await bob.PATCH('/api/chat/groups/{room_name}/messages/{message_id}/',
+      { ...one(hello.id), body: { message: 'mine now' } })
+    t.equal(notHers.response.status, 403)
+    t.equal(notHers.error?.code, 'permission_denied')
+
+    // React, react again (no change), unreact: the emoji travels percent-encoded in the path.
+    const emoji = { ...path, message_id: hello.id, emoji: '\u{1F389}' }
+    const reacted = await bob.PUT('/api/chat/groups/{room_name}/messages/{message_id}/reactions/{emoji}/', { params: { path: emoji } })
+    const reactedIsTyped: Equal<NonNullable<typeof reacted.data>, Schemas['Message']> = true
+    t.ok(reactedIsTyped)
+    t.equal(reacted.response.status, 200)
+    t.match(reacted.data, { rev: 4, reactions: [{ emoji: '\u{1F389}', count: 1, user_ids: [bobAccount.user.id] }] })
+    const again = await bob.PUT('/api/chat/groups/{room_name}/messages/{message_id}/reactions/{emoji}/', { params: { path: emoji } })
+    t.same(again.data, reacted.data, 'reacting twice changes nothing')
+    const unreacted = await bob.DELETE('/api/chat/groups/{room_name}/messages/{message_id}/reactions/{emoji}/', { params: { path: emoji } })
+    t.equal(unreacted.response.status, 200)
+    t.match(unreacted.data, { rev: 5, reactions: [] })
+
+    // Delete: a tombstone, and the reply's excerpt goes with the text.
+    const deleted = await alice.DELETE('/api/chat/groups/{room_name}/messages/{message_id}/', one(hello.id))
+    t.equal(deleted.response.status, 204)
+    t.equal(deleted.data, undefined)
+    const tombstone = (await bob.GET('/api/chat/groups/{room_name}/messages/{message_id}/', one(hello.id))).data!
+    t.match(tombstone, { id: hello.id, seq: 1, rev: 6, deleted: true, message: '', reactions: [], reply_to: null })
+    const answered = (await bob.GET('/api/chat/groups/{room_name}/messages/{message_id}/', one(reply.id))).data!
+    t.match(answered, { rev: 7, reply_to: { id: hello.id, excerpt: '' } }, 'the reply keeps no deleted text, and takes a rev')
+    const editDeleted = await alice.PATCH('/api/chat/groups/{room_name}/messages/{message_id}/',
+      { ...one(hello.id), body: { message: 'back' } })
+    t.equal(editDeleted.response.status, 404, 'a tombstone cannot be edited')
+
+    // The changes feed: every message changed after `since`, once, in rev order, in current state; pages by limit.
+    const feed = await bob.GET('/api/chat/groups/{room_name}/changes/', { params: { path, query: { since: 0 } } })
+    const feedIsTyped: Equal<NonNullable<typeof feed.data>, Schemas['ChangesPage']> = true
+    t.ok(feedIsTyped)
+    t.same(feed.data, { results: [tombstone, answered], rev: 7, has_more: false })
+    const revs: number[] = []
+    let since = 0
+    for (let guard = 0; guard < 5; guard++) {
+      const page = (await bob.GET('/api/chat/groups/{room_name}/changes/', { params: { path, query: { since, limit: 1 } } })).data!
+      revs.push(...page.results.map((message) => message.rev))
+      since = page.rev
+      if (!page.has_more) break
+    }
+    t.same(revs, [6, 7], 'page by page, with `since` set to each answer\'s rev')
+    t.equal(since, 7)
+    const upToDate = await bob.GET('/api/chat/groups/{room_name}/changes/', { params: { path, query: { since: 7 } } })
+    t.same(upToDate.data, { results: [], rev: 7, has_more: false }, 'nothing after the room\'s rev')
+    const negative = await bob.GET('/api/chat/groups/{room_name}/changes/', { params: { path, query: { since: -1 } } })
+    t.equal(negative.response.status, 400)
+    t.equal(negative.error?.code, 'validation_error')
+
+    // Members only.
+    const carol = client((await anonymous.POST('/api/auth/register/', { body: { username: uniqueName('carol'), password: PASSWORD } })).data!.token)
+    const stranger = await carol.GET('/api/chat/groups/{room_name}/changes/', { params: { path } })
+    t.equal(stranger.response.status, 403)
+    t.equal(stranger.error?.code, 'permission_denied')
+  })

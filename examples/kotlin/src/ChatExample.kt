@@ -2,6 +2,7 @@
 // log in over REST, list the joined groups, open the room socket with the token in the URL exactly as the snippet
 // does, send the snippet's frame and print what arrives; then drop the connection and reconnect with last_seq as
 // the close-code table of docs/api.md says, send a second message, and shut OkHttp down as the snippet does.
+// Then the 0.2 part (Sync.kt): messages kept by id, an edit followed as message_updated, a resume with last_rev.
 //
 // Built against OkHttp 3 (Debian's libokhttp-java). The document is written for OkHttp 4, whose Kotlin properties
 // OkHttp 3 spells as methods: `client.dispatcher().executorService()`, `response.code()`, `response.body()`, and
@@ -84,10 +85,12 @@ class SeqTracker {
 }
 
 /**
- * Passes every callback to the snippet's listener as it stands, then records it: the seq of each stored message,
+ * Passes every callback to the snippet's listener as it stands, then records it: the seq of each stored message
+ * (when `seqs` is given: seq order is the promise of a last_seq stream only), the store's copy of each message,
  * and the events main() waits on.
  */
-class Recorder(private val document: WebSocketListener, private val seqs: SeqTracker) : WebSocketListener() {
+class Recorder(private val document: WebSocketListener, private val seqs: SeqTracker?,
+               private val store: MessageStore) : WebSocketListener() {
     private val events = LinkedBlockingQueue<Event>()
 
     override fun onOpen(webSocket: WebSocket, response: okhttp3.Response) {
@@ -97,7 +100,8 @@ class Recorder(private val document: WebSocketListener, private val seqs: SeqTra
 
     override fun onMessage(webSocket: WebSocket, text: String) {
         document.onMessage(webSocket, text)
-        if (stringField(text, "type") == "message") longField(text, "seq")?.let { seqs.record(it) }
+        if (stringField(text, "type") == "message") longField(text, "seq")?.let { seqs?.record(it) }
+        store.apply(text)
         events.add(Event.Message(text))
     }
 
@@ -194,25 +198,15 @@ val JSON: MediaType? = MediaType.parse("application/json; charset=utf-8")
 fun login(client: OkHttpClient, base: String, username: String, password: String): String {
     val body = RequestBody.create(JSON, """{"username": ${jsonString(username)}, "password": ${jsonString(password)}}""")
     val request = Request.Builder().url("$base/api/auth/login/").post(body).build()
-    client.newCall(request).execute().use { response ->
-        val text = response.body()?.string() ?: ""
-        if (!response.isSuccessful) throw ChatError("login failed: HTTP ${response.code()} $text")
-        return stringField(text, "token") ?: throw ChatError("login answered without a token: $text")
-    }
+    val text = call(client, request, "login")
+    return stringField(text, "token") ?: throw ChatError("login answered without a token: $text")
 }
 
 /** GET /api/chat/groups/ with `Authorization: Token <token>` → the names of the rooms the user has joined. */
 fun joinedGroups(client: OkHttpClient, base: String, token: String): List<String> {
-    val request = Request.Builder()
-        .url("$base/api/chat/groups/")
-        .header("Authorization", "Token $token")
-        .build()
-    client.newCall(request).execute().use { response ->
-        val text = response.body()?.string() ?: ""
-        if (!response.isSuccessful) throw ChatError("listing groups failed: HTTP ${response.code()} $text")
-        // Rooms carry no nested objects, so every "name" is a room's.
-        return Regex(""""name"\s*:\s*"([^"\\]*)"""").findAll(text).map { it.groupValues[1] }.toList()
-    }
+    val text = call(client, authorized(token, "$base/api/chat/groups/").build(), "listing groups")
+    // No object nested in a room (users, messages) has a "name" key, so every "name" is a room's.
+    return Regex(""""name"\s*:\s*"([^"\\]*)"""").findAll(text).map { it.groupValues[1] }.toList()
 }
 
 // --- A little JSON ------------------------------------------------------------------------------------------------
@@ -240,11 +234,13 @@ fun jsonString(value: String): String {
 // --- Options ------------------------------------------------------------------------------------------------------
 
 class Options(val host: String, val port: Int, val username: String, val password: String, val room: String,
-              val timeoutMs: Long)
+              val timeoutMs: Long, val offlinePause: Boolean)
 
 const val USAGE = """usage: run.sh [--host H] [--port P] [--username U] [--password P] [--room R] [--timeout SECONDS]
+              [--offline-pause yes|no]
 Each option may come from the environment instead: CHAT_HOST, CHAT_PORT, CHAT_USERNAME, CHAT_PASSWORD, CHAT_ROOM,
-CHAT_TIMEOUT. The defaults fit `npm run seed` and `npm start`: 127.0.0.1:8000, anagh / chat-demo-password, 2nd_year."""
+CHAT_TIMEOUT, CHAT_OFFLINE_PAUSE. With --offline-pause yes, the program waits for a line on standard input while
+its socket is down, so that others can change the room before it resumes with last_rev. The defaults fit `npm run seed` and `npm start`: 127.0.0.1:8000, anagh / chat-demo-password, 2nd_year."""
 
 fun parseOptions(args: Array<String>): Options {
     val given = HashMap<String, String>()
@@ -264,7 +260,12 @@ fun parseOptions(args: Array<String>): Options {
         password = option("password", "CHAT_PASSWORD", "chat-demo-password"),
         room = option("room", "CHAT_ROOM", "2nd_year"),
         timeoutMs = 1000 * (option("timeout", "CHAT_TIMEOUT", "10").toLongOrNull()
-            ?: throw IllegalArgumentException("--timeout must be a number of seconds"))
+            ?: throw IllegalArgumentException("--timeout must be a number of seconds")),
+        offlinePause = when (option("offline-pause", "CHAT_OFFLINE_PAUSE", "no")) {
+            "yes" -> true
+            "no" -> false
+            else -> throw IllegalArgumentException("--offline-pause must be yes or no")
+        }
     )
     if (given.isNotEmpty()) throw IllegalArgumentException("unknown options: ${given.keys.joinToString { "--$it" }}")
     return options
@@ -312,7 +313,8 @@ fun chat(client: OkHttpClient, options: Options): Int {
     val roomName = options.room
     val wsUrl = "ws://$host/ws/chat/$roomName/?token=$token"
     val seqs = SeqTracker()
-    val webSocketListener = Recorder(documentListener(), seqs)
+    val store = MessageStore()
+    val webSocketListener = Recorder(documentListener(), seqs, store)
     val request = Request.Builder()
         .url(wsUrl)
         .build()
@@ -327,7 +329,8 @@ fun chat(client: OkHttpClient, options: Options): Int {
     println("Socket ended: $why")
     if (!reconnect) return 1
 
-    val again = reconnect(client, "$wsUrl&last_seq=${seqs.lastSeq ?: 0}", seqs, options.timeoutMs)
+    val lastSeq = seqs.lastSeq ?: 0
+    val again = reconnect(client, "$wsUrl&last_seq=$lastSeq", "last_seq=$lastSeq", SECOND_FRAME, seqs, store, options.timeoutMs)
     again.second.awaitMessage(SECOND_TEXT, options.timeoutMs)
     again.first.close(1000, "done")
     val finalCode = again.second.awaitEnd(options.timeoutMs)
@@ -339,19 +342,20 @@ fun chat(client: OkHttpClient, options: Options): Int {
         return 1
     }
     println("Every message arrived once, in order")
-    return 0
+    return sync(client, options, base, token, wsUrl, store)
 }
 
 /**
  * Reconnects with exponential backoff (200 ms, 400 ms, ... up to 5 tries); a refused handshake (401, 403, 404)
  * is not retried: the token or the room is the problem, not the network.
  */
-fun reconnect(client: OkHttpClient, url: String, seqs: SeqTracker, timeoutMs: Long): Pair<WebSocket, Recorder> {
+fun reconnect(client: OkHttpClient, url: String, resume: String, openFrame: String, seqs: SeqTracker?, store: MessageStore,
+              timeoutMs: Long): Pair<WebSocket, Recorder> {
     var delayMs = 200L
     for (attempt in 1..5) {
         Thread.sleep(delayMs) // backoff between tries, not synchronization
-        println("Reconnecting with last_seq=${seqs.lastSeq ?: 0} (attempt $attempt)")
-        val listener = Recorder(documentListener(SECOND_FRAME), seqs)
+        println("Reconnecting with $resume (attempt $attempt)")
+        val listener = Recorder(documentListener(openFrame), seqs, store)
         val webSocket = client.newWebSocket(Request.Builder().url(url).build(), listener)
         val failure = listener.awaitOpen(timeoutMs) ?: return webSocket to listener
         if (failure.status != null) throw ChatError("reconnect: ${describe(failure)}")
