@@ -48,20 +48,24 @@ interface RoomState {
   lastSeq: number
   /** Events that came ahead of the next rev, waiting for the ones before them (from another instance, overtaken). */
   held: Map<number, MessageEvent>
-  /** Set while events are held: when it fires, what is still missing is read from the database. */
+  /** Set while revs are missing: when it fires, what is still missing up to `repairTarget` is read from the database. */
   repair: NodeJS.Timeout | undefined
+  repairTarget: number
+  /** When the first rev still missing was found missing. */
+  gapSince: number | undefined
   /** Message events are handled one after another, so a gap repair finishes before the next frame goes out. */
   queue: Promise<void>
 }
 
 const GAP_PAGE = 500
 /**
- * How long an event that came ahead of its turn waits for the ones before it. Events from other instances overtake
- * one another by a few milliseconds; one that is truly lost is read from the database after this. That read gives
- * a message's current state, so a change overtaken by a later change of the same message would be skipped: waiting
- * first keeps every rev on the stream.
+ * How long an event that came ahead of its turn waits for the ones before it before they are read from the
+ * database. Events from other instances overtake one another, by a few milliseconds or, on a loaded machine, by
+ * more; a rev whose message has changed again since can only come from its event, and is waited for up to
+ * MAX_GAP_WAIT_MS (see catchUp).
  */
 const REORDER_WAIT_MS = 150
+const MAX_GAP_WAIT_MS = 5000
 /** Held events beyond this many mean the stream is stuck: the database is read at once. */
 const MAX_HELD = 1000
 /** Far longer than an upgrade takes from its token check to its join. */
@@ -197,6 +201,7 @@ export class ChatHub {
     if (session.present) void this.presence(session, -1)
     if (room.sessions.size > 0) return
     this.rooms.delete(roomId)
+    if (room.repair !== undefined) clearTimeout(room.repair)
     const { broker, log } = this.options
     const done = broker.unsubscribeRoom(roomId)
       .catch((error: unknown) => log.warn({ err: error, roomId }, 'unsubscribe failed'))
@@ -263,6 +268,8 @@ export class ChatHub {
         lastSeq,
         held: new Map(),
         repair: undefined,
+        repairTarget: 0,
+        gapSince: undefined,
         queue: Promise.resolve()
       }
       this.rooms.set(roomId, room)
@@ -338,17 +345,21 @@ export class ChatHub {
       return
     }
     room.held.set(event.rev, event)
+    room.gapSince ??= Date.now()
     // Every rev below a committed one is committed too (the room row lock orders the writers), so the missing
     // ones can be read at any time; first they are given a moment to arrive.
-    if (room.held.size > MAX_HELD) {
-      await this.catchUp(roomId, room, Math.max(...room.held.keys()))
-      return
-    }
+    if (room.held.size > MAX_HELD) return await this.catchUp(roomId, room, Math.max(...room.held.keys()), true)
+    this.scheduleRepair(roomId, room, event.rev)
+  }
+
+  /** Reads what is still missing up to `target` from the database after a moment, unless it arrives first. */
+  private scheduleRepair (roomId: number, room: RoomState, target: number): void {
+    room.repairTarget = Math.max(room.repairTarget, target)
     room.repair ??= setTimeout(() => {
       room.repair = undefined
-      if (room.held.size === 0) return
+      if (room.repairTarget <= room.delivered) return
       room.queue = room.queue
-        .then(() => this.catchUp(roomId, room, Math.max(...room.held.keys())))
+        .then(() => this.catchUp(roomId, room, room.repairTarget))
         .catch((error: unknown) => this.deliveryFailed(error, roomId))
     }, REORDER_WAIT_MS).unref()
   }
@@ -360,31 +371,52 @@ export class ChatHub {
       this.fanOut(room, next)
     }
     for (const rev of room.held.keys()) if (rev <= room.delivered) room.held.delete(rev)
-    if (room.held.size === 0 && room.repair !== undefined) {
-      clearTimeout(room.repair)
+    if (room.held.size === 0 && room.repairTarget <= room.delivered) {
+      room.gapSince = undefined
+      if (room.repair !== undefined) clearTimeout(room.repair)
       room.repair = undefined
     }
   }
 
   /**
-   * Delivers the changes after `room.delivered` up to `target`, read from the database in pages (an event held
-   * for a rev is used as it is). A rev whose message changed again since is not read back: its latest state is.
+   * Delivers the changes after `room.delivered` up to `target`, each rev as its held event or as read from the
+   * database. A rev whose message changed again since is not in the database any more (a message holds only its
+   * latest state): only its event has it, so the stream waits for that event, up to MAX_GAP_WAIT_MS after the gap
+   * was seen, and then skips the rev (its event was lost; the later state follows). `force` skips at once.
    */
-  private async catchUp (roomId: number, room: RoomState, target: number): Promise<void> {
+  private async catchUp (roomId: number, room: RoomState, target: number, force = false): Promise<void> {
+    const from = room.delivered
+    const skip = force || (room.gapSince !== undefined && Date.now() - room.gapSince >= MAX_GAP_WAIT_MS)
     while (room.delivered < target) {
       const page = await this.options.store.changedAfter(roomId, room.name, room.delivered, GAP_PAGE)
-      for (const { message, createdRev } of page) {
-        if (message.rev > target) break
-        this.fanOut(room, room.held.get(message.rev) ?? {
-          type: 'message',
-          rev: message.rev,
-          id: message.id,
-          seq: message.seq,
-          created: createdRev === message.rev,
-          frame: createdRev === message.rev ? messageFrame(message) : updatedFrame(message)
-        })
+      const known = page.length === GAP_PAGE ? Math.min(target, page.at(-1)!.message.rev) : target
+      const read = new Map(page.map((entry) => [entry.message.rev, entry]))
+      for (let rev = room.delivered + 1; rev <= known; rev++) {
+        const held = room.held.get(rev)
+        const row = read.get(rev)
+        if (held !== undefined) {
+          room.held.delete(rev)
+          this.fanOut(room, held)
+        } else if (row !== undefined) {
+          // New to this instance's stream (created after where it was): a `message` frame, so no client sees its
+          // first state as an update.
+          const created = row.createdRev > from
+          this.fanOut(room, {
+            type: 'message',
+            rev,
+            id: row.message.id,
+            seq: row.message.seq,
+            created,
+            frame: created ? messageFrame(row.message) : updatedFrame(row.message)
+          })
+        } else if (skip) {
+          room.delivered = rev
+        } else {
+          room.gapSince ??= Date.now()
+          this.scheduleRepair(roomId, room, target)
+          return
+        }
       }
-      if (page.length < GAP_PAGE || page.at(-1)!.message.rev >= target) room.delivered = Math.max(room.delivered, target)
     }
     this.releaseHeld(room)
   }
