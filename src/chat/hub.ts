@@ -386,6 +386,8 @@ export class ChatHub {
    */
   private async catchUp (roomId: number, room: RoomState, target: number, force = false): Promise<void> {
     const from = room.delivered
+    /** Messages this repair has handed out: a later state of one of them is an update. */
+    const sent = new Set<number>()
     const skip = force || (room.gapSince !== undefined && Date.now() - room.gapSince >= MAX_GAP_WAIT_MS)
     while (room.delivered < target) {
       const page = await this.options.store.changedAfter(roomId, room.name, room.delivered, GAP_PAGE)
@@ -396,11 +398,13 @@ export class ChatHub {
         const row = read.get(rev)
         if (held !== undefined) {
           room.held.delete(rev)
+          sent.add(held.id)
           this.fanOut(room, held)
         } else if (row !== undefined) {
           // New to this instance's stream (created after where it was): a `message` frame, so no client sees its
           // first state as an update.
-          const created = row.createdRev > from
+          const created = row.createdRev > from && !sent.has(row.message.id)
+          sent.add(row.message.id)
           this.fanOut(room, {
             type: 'message',
             rev,
