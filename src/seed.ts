@@ -1,8 +1,8 @@
-import { createRoomsRepository } from '../plugins/rooms-repository.js'
-import { createUsersRepository } from '../plugins/users-repository.js'
 import { loadConfig } from './config.js'
 import { openDatabase } from './db/client.js'
 import { hashPassword } from './lib/password.js'
+import { createRoomsRepository } from './repositories/rooms.js'
+import { createUsersRepository } from './repositories/users.js'
 
 /**
  * `npm run seed`: demo users and the rooms of the original Django service's examples, and a fresh token for each user to paste into the

@@ -1,18 +1,11 @@
 import { and, asc, desc, eq, getTableColumns, gt, ilike, inArray, lt, or, sql, type SQL } from 'drizzle-orm'
-import fp from 'fastify-plugin'
-import type { Db } from '../src/db/client.js'
-import { roomMembers, rooms, users, type MemberRow, type RoomRow, type UserRow } from '../src/db/schema/index.js'
-import type { Cursor } from '../src/lib/cursor.js'
-import { isUniqueViolation } from '../src/lib/db-errors.js'
-import { conflict } from '../src/lib/http-error.js'
-import { keysetPage } from '../src/lib/keyset.js'
-import type { RoomWithCount } from '../src/db/mappers.js'
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    roomsRepository: ReturnType<typeof createRoomsRepository>
-  }
-}
+import type { Db } from '../db/client.js'
+import { roomMembers, rooms, users, type MemberRow, type RoomRow, type UserRow } from '../db/schema/index.js'
+import type { Cursor } from '../lib/cursor.js'
+import { isUniqueViolation } from '../lib/db-errors.js'
+import { conflict } from '../lib/http-error.js'
+import { keysetPage } from '../lib/keyset.js'
+import type { RoomWithCount } from '../db/mappers.js'
 
 export interface RoomFields { description?: string, roomAvatar?: string | null, isPrivate?: boolean }
 
@@ -25,6 +18,7 @@ const roomColumns = {
 /** LIKE pattern for a substring, with the user's own wildcards taken literally. */
 const containing = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
 
+/** The queries of the rooms and room_members tables; `fastify.roomsRepository` (plugins/rooms-repository.ts). */
 export function createRoomsRepository (db: Db) {
   const byId = async (id: number): Promise<RoomWithCount> => {
     const [row] = await db.select(roomColumns).from(rooms).where(eq(rooms.id, id))
@@ -146,7 +140,3 @@ export function createRoomsRepository (db: Db) {
     }
   }
 }
-
-export default fp(async function roomsRepository (fastify) {
-  fastify.decorate('roomsRepository', createRoomsRepository(fastify.database.orm))
-}, { name: 'rooms-repository', dependencies: ['db'] })

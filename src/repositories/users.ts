@@ -1,16 +1,9 @@
 import { and, eq, lt, sql } from 'drizzle-orm'
-import fp from 'fastify-plugin'
-import type { Db } from '../src/db/client.js'
-import { roomMembers, rooms, tokens, users, type MemberRow, type RoomRow, type UserRow } from '../src/db/schema/index.js'
-import { isUniqueViolation } from '../src/lib/db-errors.js'
-import { conflict } from '../src/lib/http-error.js'
-import { hashToken, newToken } from '../src/lib/tokens.js'
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    usersRepository: ReturnType<typeof createUsersRepository>
-  }
-}
+import type { Db } from '../db/client.js'
+import { roomMembers, rooms, tokens, users, type MemberRow, type RoomRow, type UserRow } from '../db/schema/index.js'
+import { isUniqueViolation } from '../lib/db-errors.js'
+import { conflict } from '../lib/http-error.js'
+import { hashToken, newToken } from '../lib/tokens.js'
 
 export interface NewUser { username: string, passwordHash: string, firstName?: string, lastName?: string, email?: string }
 
@@ -24,6 +17,7 @@ export interface Authenticated {
   inRoom: { room: RoomRow | undefined, member: MemberRow | null } | undefined
 }
 
+/** The queries of the users and tokens tables; `fastify.usersRepository` (plugins/users-repository.ts). */
 export function createUsersRepository (db: Db, onTouchError: (error: unknown) => void = () => {}) {
   // Prepared: every authenticated request runs one of these (built once, parsed once per connection).
   const tokenUser = { user: users, tokenId: tokens.id, lastUsedAt: tokens.lastUsedAt }
@@ -95,8 +89,3 @@ export function createUsersRepository (db: Db, onTouchError: (error: unknown) =>
     }
   }
 }
-
-export default fp(async function usersRepository (fastify) {
-  fastify.decorate('usersRepository', createUsersRepository(fastify.database.orm,
-    (error) => fastify.log.warn({ err: error }, 'could not update a token\'s last_used_at')))
-}, { name: 'users-repository', dependencies: ['db'] })
