@@ -11,7 +11,7 @@ declare module 'fastify' {
 }
 
 /** Frames over this size close the socket with 1009 (the contract's limit). */
-export const MAX_FRAME_BYTES = 64 * 1024
+const MAX_FRAME_BYTES = 64 * 1024
 const CLOSE_SPREAD_MS = 1000
 
 /** The WebSocket server and this instance's sockets by room. */

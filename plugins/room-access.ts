@@ -22,7 +22,7 @@ declare module 'fastify' {
   }
 }
 
-export const ROOM_NOT_FOUND = 'No room with that name.'
+const ROOM_NOT_FOUND = 'No room with that name.'
 
 export default fp(async function roomAccess (fastify) {
   const { roomsRepository, chatHub } = fastify
