@@ -5,8 +5,8 @@ import { authenticationFailed, HttpError, notAuthenticated } from '../src/lib/ht
 import { decodedName } from '../src/lib/redact.js'
 import { isWellFormedToken, tokenFromAuthorization } from '../src/lib/tokens.js'
 import { RoomName } from '../src/schemas/common.js'
-import type { Authenticated } from './users-repository.js'
 import type { UserRow } from '../src/db/schema/index.js'
+import type { Authenticated } from '../src/repositories/users.js'
 
 declare module 'fastify' {
   interface FastifyContextConfig {

@@ -1,4 +1,3 @@
-import fastifyRedis from '@fastify/redis'
 import fp from 'fastify-plugin'
 import { createMemoryBroker } from '../src/broker/memory.js'
 import { createRedisBroker } from '../src/broker/redis.js'
@@ -20,16 +19,6 @@ export default fp(async function broker (fastify) {
   if (REDIS_URL === undefined) {
     broker = createMemoryBroker()
   } else {
-    // Commands fail at once while Redis is down (no offline queue): a publish must not wait, the local
-    // sockets still get every message, and other instances catch up from the database.
-    await fastify.register(fastifyRedis, {
-      url: REDIS_URL,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      connectTimeout: 5000,
-      // The publishes of one committed batch leave in one write.
-      enableAutoPipelining: true
-    })
     const subscriber = fastify.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null })
     broker = await createRedisBroker({
       publisher: fastify.redis,
@@ -42,4 +31,4 @@ export default fp(async function broker (fastify) {
   }
   fastify.decorate('broker', broker)
   fastify.addHook('onClose', async () => { await broker.close() })
-}, { name: 'broker', dependencies: ['config'] })
+}, { name: 'broker', dependencies: ['config', 'redis'] })

@@ -1,14 +1,10 @@
 import fp from 'fastify-plugin'
-import type { Config } from '../src/config.js'
+import type { AppOptions, Config } from '../src/config.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     config: Config
   }
-}
-
-export interface AppOptions {
-  config: Config
 }
 
 /** The configuration is read once, in server.ts (or a test), and handed to the app as an option. */

@@ -41,7 +41,8 @@ const loginName = (request: FastifyRequest) =>
 /** Rate limits through @fastify/rate-limit, stored in Redis when there is one so every instance shares them. */
 export default fp(async function limits (fastify) {
   const { config } = fastify
-  const redis = fastify.hasDecorator('redis') ? fastify.redis : undefined
+  // Opened by plugins/redis.ts when REDIS_URL is set.
+  const redis = config.REDIS_URL !== undefined ? fastify.redis : undefined
   await fastify.register(rateLimit, {
     global: false,
     // With Redis, limits hold across instances; when Redis is down, requests are let through rather than refused.
@@ -102,4 +103,4 @@ export default fp(async function limits (fastify) {
     authFailed: async (request: FastifyRequest) => { await failures.add(`token:${request.ip}`) },
     restPerToken: limit('token', config.RATE_LIMIT_REST_PER_TOKEN, (request) => String(request.tokenId))
   })
-}, { name: 'rate-limit', dependencies: ['config', 'broker'] })
+}, { name: 'rate-limit', dependencies: ['config', 'redis'] })

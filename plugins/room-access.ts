@@ -8,6 +8,10 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** A preHandler for routes under /:room_name: sets `request.room` and `request.member`, or answers 404. */
     loadRoom: (request: FastifyRequest) => Promise<void>
+    /** A preHandler after `loadRoom`: membership is needed (members list, history, socket, ...), or 403. */
+    requireMember: (request: FastifyRequest) => Promise<void>
+    /** A preHandler after `loadRoom`: the room's owner or staff only (settings, deletion, adding members), or 403. */
+    requireManager: (request: FastifyRequest) => Promise<void>
     /** Removes a member (leave, or removal by the owner); their live sockets in the room close with 4403. */
     removeMember: (roomId: number, userId: number) => Promise<boolean>
   }
@@ -18,19 +22,7 @@ declare module 'fastify' {
   }
 }
 
-export const ROOM_NOT_FOUND = 'No room with that name.'
-
-/** Membership is needed (members list, history, socket, ...). */
-export function requireMember (request: FastifyRequest): void {
-  if (request.member === null) throw permissionDenied('You are not a member of this room.')
-}
-
-/** The room's owner or staff only (settings, deletion, adding members). */
-export function requireManager (request: FastifyRequest): void {
-  if (request.room.ownerId !== request.user.id && !request.user.isStaff) {
-    throw permissionDenied('Only the room owner or staff may do this.')
-  }
-}
+const ROOM_NOT_FOUND = 'No room with that name.'
 
 export default fp(async function roomAccess (fastify) {
   const { roomsRepository, chatHub } = fastify
@@ -48,6 +40,17 @@ export default fp(async function roomAccess (fastify) {
     }
     request.room = room
     request.member = member
+  })
+
+  // Async, as hooks must be: a hook that neither returns a promise nor calls `done` never ends.
+  fastify.decorate('requireMember', async function requireMember (request: FastifyRequest) {
+    if (request.member === null) throw permissionDenied('You are not a member of this room.')
+  })
+
+  fastify.decorate('requireManager', async function requireManager (request: FastifyRequest) {
+    if (request.room.ownerId !== request.user.id && !request.user.isStaff) {
+      throw permissionDenied('Only the room owner or staff may do this.')
+    }
   })
 
   fastify.decorate('removeMember', async function removeMember (roomId: number, userId: number) {

@@ -4,11 +4,11 @@
  * stopped when it uses the embedded database, which serves one process.
  * @module
  */
-import { createRoomsRepository } from '../plugins/rooms-repository.js'
-import { createUsersRepository } from '../plugins/users-repository.js'
 import { loadConfig, loadEnvFile } from '../src/config.js'
 import { openDatabase } from '../src/db/client.js'
 import { hashPassword } from '../src/lib/password.js'
+import { createRoomsRepository } from '../src/repositories/rooms.js'
+import { createUsersRepository } from '../src/repositories/users.js'
 
 /** The password of every demo user. */
 const PASSWORD = 'chat-demo-password'

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url'
 import AutoLoad from '@fastify/autoload'
 import type { FastifyInstance } from 'fastify'
-import type { AppOptions } from '../plugins/config.js'
+import type { AppOptions } from './config.js'
 import { errorHandler, notFoundHandler } from './error-handler.js'
 
 /**

@@ -80,6 +80,11 @@ export function loadEnvFile (file = '.env'): boolean {
   return true
 }
 
+/** What the app (src/app.ts) is given, and hands to every plugin and route: the configuration, read once. */
+export interface AppOptions {
+  config: Config
+}
+
 /** Reads the configuration from an environment, converting strings and applying defaults; throws on bad values. */
 export function loadConfig (env: Record<string, string | undefined> = process.env): Config {
   const names = Object.keys(ConfigSchema.properties)

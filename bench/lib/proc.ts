@@ -36,7 +36,7 @@ export async function collectGarbage (pid: number, timeoutMs = 10_000): Promise<
 }
 
 /** CPU time (user + system) a process has used so far, in seconds, from /proc/<pid>/stat. */
-export function cpuSeconds (pid: number): number {
+function cpuSeconds (pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
   // Fields after the command name (which may hold spaces) start at its closing parenthesis.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')

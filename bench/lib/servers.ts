@@ -7,9 +7,9 @@ import { waitHealthy } from './api.js'
 
 export const root = new URL('../..', import.meta.url).pathname.replace(/\/$/, '')
 /** A private build: `dist/` may be in use by others, and `.cache/` is ignored by git. */
-export const buildDir = join(root, '.cache', 'bench-build')
+const buildDir = join(root, '.cache', 'bench-build')
 /** Each server's output (LOG_LEVEL=warn: warnings and errors) goes to a file here. */
-export const logDir = join(root, '.cache', 'bench-logs')
+const logDir = join(root, '.cache', 'bench-logs')
 
 /** Raises the soft open-files limit to the hard one for the child (10,000 sockets need 10,000+ descriptors). */
 const withFileLimit = (command: string, args: string[]) =>
@@ -24,7 +24,7 @@ export interface Server {
 }
 
 /** A free TCP port on 127.0.0.1. */
-export function freePort (): Promise<number> {
+function freePort (): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer()
     server.once('error', reject)

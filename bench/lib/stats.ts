@@ -27,7 +27,7 @@ export class Samples {
 export interface Summary { count: number, p50: number, p99: number, max: number }
 
 /** Nearest-rank percentile of sorted values. */
-export function percentile (sorted: ArrayLike<number>, p: number): number {
+function percentile (sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return 0
   const rank = Math.ceil((p / 100) * sorted.length)
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!

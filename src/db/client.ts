@@ -10,7 +10,7 @@ import { migrationsDir } from '../paths.js'
 import { lockDataDir } from './data-dir-lock.js'
 import * as schema from './schema/index.js'
 
-export type Schema = typeof schema
+type Schema = typeof schema
 /** Both drivers' databases: every query is written once against this type. */
 export type Db = PgDatabase<PgQueryResultHKT, Schema>
 
@@ -45,7 +45,7 @@ const CONNECT_TIMEOUT_S = 5
 const STATEMENT_TIMEOUT_MS = 10_000
 
 /** Seconds before a pool connection retries after a failed attempt: 50 ms doubling, at most 500 ms, with jitter. */
-export const reconnectDelay = (retries: number) => Math.min(0.05 * 2 ** Math.max(0, retries - 1), 0.5) * (0.5 + Math.random() / 2)
+const reconnectDelay = (retries: number) => Math.min(0.05 * 2 ** Math.max(0, retries - 1), 0.5) * (0.5 + Math.random() / 2)
 
 export async function openDatabase (options: DatabaseOptions): Promise<Database> {
   return options.databaseUrl === undefined

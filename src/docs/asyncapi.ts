@@ -8,9 +8,9 @@ import { User } from '../schemas/users.js'
 import { toYaml } from './yaml.js'
 
 /** The server's `{"type": "message", …Message}` frame: the REST Message plus its type. */
-export const MessageFrame = Type.Intersect([Type.Ref(Message), Type.Object({ type: Type.Literal('message') })], { $id: 'MessageFrame' })
+const MessageFrame = Type.Intersect([Type.Ref(Message), Type.Object({ type: Type.Literal('message') })], { $id: 'MessageFrame' })
 /** `{"type": "message_updated", …Message}`: a message's current state after an edit, a deletion or a reaction. */
-export const MessageUpdatedFrame = Type.Intersect([Type.Ref(Message), Type.Object({ type: Type.Literal('message_updated') })],
+const MessageUpdatedFrame = Type.Intersect([Type.Ref(Message), Type.Object({ type: Type.Literal('message_updated') })],
   { $id: 'MessageUpdatedFrame' })
 
 interface FrameDoc { schema: TSchema, name: string, title: string, summary: string, example: Record<string, unknown> }
@@ -125,7 +125,7 @@ export const serverFrames = {
 } satisfies Record<string, FrameDoc>
 
 /** The close-code table (docs/api.md); typed by CloseCode so a new code cannot go undocumented. */
-export const closeCodes: Record<keyof typeof CloseCode, { meaning: string, clientShould: string }> = {
+const closeCodes: Record<keyof typeof CloseCode, { meaning: string, clientShould: string }> = {
   normal: { meaning: 'normal close', clientShould: 'nothing' },
   goingAway: { meaning: 'server shutting down', clientShould: 'reconnect (any instance) with `last_rev` (or `last_seq`), with backoff' },
   tooBig: { meaning: 'frame over 64 KiB', clientShould: 'fix the client; reconnect' },
@@ -140,7 +140,7 @@ export const closeCodes: Record<keyof typeof CloseCode, { meaning: string, clien
 }
 
 /** The handshake's refusals: an HTTP status and the REST `ErrorResponse` body, before any upgrade. */
-export const handshakeRefusals: Record<number, { codes: string[], when: string }> = {
+const handshakeRefusals: Record<number, { codes: string[], when: string }> = {
   400: { codes: ['validation_error'], when: 'a bad room name, `last_seq` or `last_rev`, both of them at once, or a request that is not an upgrade' },
   401: { codes: ['not_authenticated', 'authentication_failed'], when: 'no token, or an unknown or revoked one' },
   403: { codes: ['permission_denied'], when: 'a public room the caller is not a member of' },
@@ -154,7 +154,7 @@ export const handshakeRefusals: Record<number, { codes: string[], when: string }
  * A TypeBox schema as an AsyncAPI (JSON Schema) one: the same JSON, with `$ref`s to shared schemas pointing at
  * components. The payloads are the schemas the server validates and serializes with, so they cannot drift.
  */
-export function componentSchema (schema: TSchema): Record<string, unknown> {
+function componentSchema (schema: TSchema): Record<string, unknown> {
   return JSON.parse(JSON.stringify(schema), (key, value: unknown) => {
     if (key === '$ref' && typeof value === 'string' && !value.startsWith('#')) return `#/components/schemas/${value}`
     return value

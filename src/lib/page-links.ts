@@ -23,7 +23,7 @@ function splitHost (host: string): { name: string, port: string } | undefined {
  * The origin of absolute links: PUBLIC_URL when set; else the request's Host (X-Forwarded-Host behind a trusted
  * proxy) when ALLOWED_HOSTS lists it, so a forged Host never ends up in a link; else the address the request came to.
  */
-export function linkOrigin (request: FastifyRequest): string {
+function linkOrigin (request: FastifyRequest): string {
   const { PUBLIC_URL: publicUrl, ALLOWED_HOSTS: allowedHosts } = request.server.config
   if (publicUrl !== undefined) return publicUrl.replace(/\/$/, '')
   const protocol = request.protocol === 'https' ? 'https' : 'http'

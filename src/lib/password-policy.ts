@@ -11,7 +11,7 @@ const BLANK = /[\p{White_Space}]/gu
  * first: nothing but whitespace, the username (in any case, or with a few characters added), and the most common
  * passwords, compared as they are hashed (NFKC) without invisible characters, surrounding whitespace and case.
  */
-export function passwordWeakness (password: string, username: string): string | undefined {
+function passwordWeakness (password: string, username: string): string | undefined {
   // Invisible characters (zero-width spaces, joiners, controls) are no more a secret than spaces are.
   const folded = password.normalize('NFKC').replace(INVISIBLE, '').trim().toLowerCase()
   if (folded.replace(BLANK, '') === '') return 'must not be only whitespace'

@@ -1,5 +1,4 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { MessageType } from './messages.js'
 import { User } from './users.js'
 
 // Client → server frames. Each is checked by its own compiled schema once its `type` is known.
@@ -21,10 +20,8 @@ export const ReadFrame = Type.Object({
 }, { additionalProperties: false })
 export const PingFrame = Type.Object({ type: Type.Literal('ping') }, { additionalProperties: false })
 
-export const ClientFrame = Type.Union([SendFrame, TypingFrame, ReadFrame, PingFrame], { $id: 'ClientFrame' })
-
 // Server → client frames.
-export const SocketErrorCode = Type.Union(
+const SocketErrorCode = Type.Union(
   ['invalid_json', 'validation_error', 'throttled', 'unavailable'].map((code) => Type.Literal(code))
 )
 export type SocketErrorCodeValue = Static<typeof SocketErrorCode>
@@ -43,5 +40,3 @@ export const PresenceEvent = Type.Object({
   online: Type.Boolean()
 }, { $id: 'PresenceEvent' })
 export const PongFrame = Type.Object({ type: Type.Literal('pong') }, { $id: 'PongFrame' })
-
-export { MessageType }

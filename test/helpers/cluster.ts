@@ -14,7 +14,7 @@ import { requireTool } from './tools.js'
 interface Teardown { teardown: (fn: () => unknown) => void }
 
 /** A free TCP port on 127.0.0.1. */
-export async function freePort (): Promise<number> {
+async function freePort (): Promise<number> {
   const server = createServer()
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')

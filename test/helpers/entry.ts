@@ -6,7 +6,7 @@ import { rootDir } from '../../src/paths.js'
  * TypeScript) or from the sources under a TypeScript loader. A server they start as its own process runs the same
  * way: `entry('src/server')` is the node arguments for it.
  */
-export const compiled = import.meta.url.includes('/.build/')
+const compiled = import.meta.url.includes('/.build/')
 
 export function entry (module: string): string[] {
   return compiled ? [join(rootDir, '.build', `${module}.js`)] : ['--import', 'tsx', join(rootDir, `${module}.ts`)]

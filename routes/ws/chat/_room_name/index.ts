@@ -1,9 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { releaseUpgrade } from '../../../../plugins/chat-hub.js'
-import { requireMember } from '../../../../plugins/room-access.js'
 import { toUser } from '../../../../src/db/mappers.js'
 import { serveConnection } from '../../../../src/chat/connection.js'
+import { releaseUpgrade } from '../../../../src/chat/release-upgrade.js'
 import { HttpError } from '../../../../src/lib/http-error.js'
 import { RoomName } from '../../../../src/schemas/common.js'
 import { errors } from '../../../../src/schemas/errors.js'
@@ -16,7 +15,7 @@ declare module 'fastify' {
 }
 
 const chatSocket: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { chatHub, messagesRepository, config } = fastify
+  const { chatHub, messagesRepository, config, requireMember } = fastify
   fastify.decorateRequest('releaseAdmission', null)
   // Shared by every socket of the route: nothing of the upgrade request stays with a socket (see releaseUpgrade).
   const deps = {
@@ -49,12 +48,12 @@ const chatSocket: FastifyPluginAsyncTypebox = async (fastify) => {
       response: { 101: Type.Null({ description: 'Switching to the WebSocket protocol' }), ...errors(400, 401, 403, 404, 429, 500, 503) }
     },
     // Membership is checked here, before the upgrade, so a refusal is an HTTP status with the JSON error body.
-    preHandler: async (request, reply) => {
+    preHandler: [async (request) => {
       if (request.query.last_seq !== undefined && request.query.last_rev !== undefined) {
         throw new HttpError(400, 'validation_error', 'Resume with last_seq or last_rev, not both.',
           [{ field: '/last_rev', message: 'must not be given with last_seq' }])
       }
-      requireMember(request)
+    }, requireMember, async (request, reply) => {
       // A plain GET is answered 400 by the handler below, and holds no socket.
       if (!request.ws) return
       // Counted now, before the upgrade: handshakes in flight at once cannot pass the limit together.
@@ -68,7 +67,7 @@ const chatSocket: FastifyPluginAsyncTypebox = async (fastify) => {
       const release = () => chatHub.release(userId)
       request.raw.socket.once('close', release)
       request.releaseAdmission = release
-    },
+    }],
     handler: async () => {
       throw new HttpError(400, 'validation_error', 'This is a WebSocket endpoint: send an upgrade request.')
     },

@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { requireManager, requireMember } from '../../../../../plugins/room-access.js'
 import { toUser } from '../../../../../src/db/mappers.js'
 import { conflict, notFound } from '../../../../../src/lib/http-error.js'
 import { RoomName, Username } from '../../../../../src/schemas/common.js'
@@ -8,7 +7,7 @@ import { errors } from '../../../../../src/schemas/errors.js'
 import { UserRef, UsernameBody } from '../../../../../src/schemas/users.js'
 
 const members: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { roomsRepository, usersRepository, removeMember } = fastify
+  const { roomsRepository, usersRepository, removeMember, requireMember, requireManager } = fastify
   const tags = ['members']
   const security = [{ Token: [] }]
 
@@ -20,9 +19,9 @@ const members: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'The members of a room (members only)',
       params: Type.Object({ room_name: RoomName }),
       response: { 200: Type.Array(UserRef), ...errors(400, 401, 403, 404, 429, 500, 503) }
-    }
+    },
+    preHandler: requireMember
   }, async (request) => {
-    requireMember(request)
     return (await roomsRepository.members(request.room.id)).map(toUser)
   })
 
@@ -35,9 +34,9 @@ const members: FastifyPluginAsyncTypebox = async (fastify) => {
       params: Type.Object({ room_name: RoomName }),
       body: UsernameBody,
       response: { 201: UserRef, ...errors(400, 401, 403, 404, 409, 413, 429, 500, 503) }
-    }
+    },
+    preHandler: requireManager
   }, async (request, reply) => {
-    requireManager(request)
     const user = await usersRepository.findByUsername(request.body.username)
     if (user === undefined) throw notFound('No user with that username.')
     if (!await roomsRepository.addMember(request.room.id, user.id)) throw conflict('That user is already a member.')
@@ -55,7 +54,7 @@ const members: FastifyPluginAsyncTypebox = async (fastify) => {
     }
   }, async (request, reply) => {
     const { username } = request.params
-    if (username !== request.user.username) requireManager(request)
+    if (username !== request.user.username) await requireManager(request)
     const user = username === request.user.username ? request.user : await usersRepository.findByUsername(username)
     if (user === undefined || !await removeMember(request.room.id, user.id)) {
       throw notFound('That user is not a member of this room.')

@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { requireMember } from '../../../../../plugins/room-access.js'
 import { isEmoji, normalizeText } from '../../../../../src/chat/message-text.js'
 import { ChangeRefused, type ChangeKind } from '../../../../../src/db/change-batch.js'
 import { toUser } from '../../../../../src/db/mappers.js'
@@ -48,11 +47,10 @@ function refusal (error: unknown): unknown {
  * is answered, then published to every socket in the room.
  */
 const messageChanges: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { messagesRepository, chatHub } = fastify
+  const { messagesRepository, chatHub, requireMember } = fastify
 
-  /** Members only; a change counts against the caller's send rate in this room. */
+  /** A change counts against the caller's send rate in this room (members only: the routes' preHandler). */
   const admitChange = (request: FastifyRequest, reply: FastifyReply) => {
-    requireMember(request)
     const wait = chatHub.throttleUser(request.room.id, request.user.id)
     if (wait > 0) {
       reply.header('retry-after', wait)
@@ -90,7 +88,8 @@ const messageChanges: FastifyPluginAsyncTypebox = async (fastify) => {
       params: Type.Object({ room_name: RoomName }),
       body: SendBody,
       response: { 200: MessageRef, 201: MessageRef, ...errors(400, 401, 403, 404, 413, 429, 500, 503) }
-    }
+    },
+    preHandler: requireMember
   }, async (request, reply) => {
     const messageType = request.body.message_type ?? 'text'
     const text = normalizeText(request.body.message, messageType)
@@ -121,9 +120,9 @@ const messageChanges: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'One message in its current state (a deleted one is a tombstone)',
       params: MessageParams,
       response: { 200: MessageRef, ...errors(400, 401, 403, 404, 429, 500, 503) }
-    }
+    },
+    preHandler: requireMember
   }, async (request) => {
-    requireMember(request)
     const message = await messagesRepository.one(request.room.id, request.room.name, request.params.message_id)
     if (message === undefined) throw notFound('No such message in this room.')
     return message
@@ -138,7 +137,8 @@ const messageChanges: FastifyPluginAsyncTypebox = async (fastify) => {
       params: MessageParams,
       body: EditBody,
       response: { 200: MessageRef, ...errors(400, 401, 403, 404, 413, 429, 500, 503) }
-    }
+    },
+    preHandler: requireMember
   }, async (request, reply) => {
     // The type-dependent rule (an image's text is its URL) is checked against the stored message.
     if (request.body.message.includes('\u0000')) throw invalid('/message', 'must not contain NUL characters')
@@ -153,7 +153,8 @@ const messageChanges: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Delete a message (its sender, the room\'s owner, or staff): it stays in history as a tombstone',
       params: MessageParams,
       response: { 204: Type.Null({ description: 'Deleted (or already a tombstone)' }), ...errors(400, 401, 403, 404, 413, 429, 500, 503) }
-    }
+    },
+    preHandler: requireMember
   }, async (request, reply) => {
     await change(request, reply, { kind: 'delete' })
     return reply.code(204).send(null)
@@ -167,7 +168,8 @@ const messageChanges: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'React to a message with an emoji (again: no change)',
       params: ReactionParams,
       response: { 200: MessageRef, ...errors(400, 401, 403, 404, 429, 500, 503) }
-    }
+    },
+    preHandler: requireMember
   }, async (request, reply) =>
     (await change(request, reply, { kind: 'react', emoji: emojiOf(request) })).message)
 
@@ -179,7 +181,8 @@ const messageChanges: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Take back the caller\'s reaction (none: no change)',
       params: ReactionParams,
       response: { 200: MessageRef, ...errors(400, 401, 403, 404, 413, 429, 500, 503) }
-    }
+    },
+    preHandler: requireMember
   }, async (request, reply) =>
     (await change(request, reply, { kind: 'unreact', emoji: emojiOf(request) })).message)
 
@@ -195,9 +198,9 @@ const messageChanges: FastifyPluginAsyncTypebox = async (fastify) => {
         limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 }))
       }, { additionalProperties: false }),
       response: { 200: Type.Ref(ChangesPage), ...errors(400, 401, 403, 404, 429, 500, 503) }
-    }
+    },
+    preHandler: requireMember
   }, async (request) => {
-    requireMember(request)
     return await messagesRepository.changes(request.room.id, request.room.name, request.query.since ?? 0, request.query.limit ?? 100)
   })
 }

@@ -1,13 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { requireMember } from '../../../../../plugins/room-access.js'
 import { isSeq, readCursor, toPage } from '../../../../../src/lib/page-links.js'
 import { PageQuery, RoomName } from '../../../../../src/schemas/common.js'
 import { errors } from '../../../../../src/schemas/errors.js'
 import { MessagePage } from '../../../../../src/schemas/messages.js'
 
 const messages: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { messagesRepository, cursors } = fastify
+  const { messagesRepository, cursors, requireMember } = fastify
 
   fastify.get('/messages/', {
     schema: {
@@ -18,9 +17,9 @@ const messages: FastifyPluginAsyncTypebox = async (fastify) => {
       params: Type.Object({ room_name: RoomName }),
       querystring: PageQuery,
       response: { 200: Type.Ref(MessagePage), ...errors(400, 401, 403, 404, 429, 500, 503) }
-    }
+    },
+    preHandler: requireMember
   }, async (request) => {
-    requireMember(request)
     const { id, name } = request.room
     // Cursors are signed for this room only: one from another room is refused like a forged one.
     const scope = `messages:${id}`

@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { requireManager } from '../../../../../plugins/room-access.js'
 import { toRoom } from '../../../../../src/db/mappers.js'
 import { CloseCode } from '../../../../../src/chat/session.js'
 import { permissionDenied } from '../../../../../src/lib/http-error.js'
@@ -9,7 +8,7 @@ import { errors } from '../../../../../src/schemas/errors.js'
 import { Room, UpdateRoomBody } from '../../../../../src/schemas/rooms.js'
 
 const room: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { roomsRepository, chatHub } = fastify
+  const { roomsRepository, chatHub, requireManager } = fastify
   const tags = ['rooms']
   const security = [{ Token: [] }]
   const NoContent = Type.Null({ description: 'Done' })
@@ -34,9 +33,9 @@ const room: FastifyPluginAsyncTypebox = async (fastify) => {
       params: RoomParams,
       body: UpdateRoomBody,
       response: { 200: Type.Ref(Room), ...errors(400, 401, 403, 404, 413, 429, 500, 503) }
-    }
+    },
+    preHandler: requireManager
   }, async (request) => {
-    requireManager(request)
     const { description, room_avatar: roomAvatar, is_private: isPrivate } = request.body
     return toRoom(await roomsRepository.update(request.room.id, { description, roomAvatar, isPrivate }))
   })
@@ -49,9 +48,9 @@ const room: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Delete a room and its history (owner or staff); its live sockets close with 4404',
       params: RoomParams,
       response: { 204: NoContent, ...errors(400, 401, 403, 404, 413, 429, 500, 503) }
-    }
+    },
+    preHandler: requireManager
   }, async (request, reply) => {
-    requireManager(request)
     await roomsRepository.remove(request.room.id)
     chatHub.publish(request.room.id, { type: 'close', userId: null, code: CloseCode.roomDeleted, reason: 'room deleted' })
     return reply.code(204).send(null)
