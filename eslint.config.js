@@ -4,7 +4,7 @@ import neostandard from 'neostandard'
 export default [
   ...neostandard({
     ts: true,
-    ignores: ['dist/**', '.build/**', 'coverage/**', 'data/**', 'drizzle/**', 'test/clients/generated/**', 'examples/**/build/**']
+    ignores: ['dist/**', '.build/**', '.cache/**', 'coverage/**', 'data/**', 'drizzle/**', 'test/clients/generated/**', 'examples/**/build/**']
   }),
   {
     rules: {

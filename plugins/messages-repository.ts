@@ -1,102 +1,11 @@
-import { and, asc, desc, eq, gt, lt, sql, type SQL } from 'drizzle-orm'
 import fp from 'fastify-plugin'
 import { publishCommitted } from '../src/chat/publish.js'
-import type { Db } from '../src/db/client.js'
-import { toMessage, toUser } from '../src/db/mappers.js'
 import { MessageWriter } from '../src/db/message-writer.js'
-import { messages, roomMembers, rooms, users } from '../src/db/schema/index.js'
-import type { Cursor } from '../src/lib/cursor.js'
-import { keysetPage } from '../src/lib/keyset.js'
-import type { Message } from '../src/schemas/messages.js'
+import { createMessagesRepository } from '../src/repositories/messages.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     messagesRepository: ReturnType<typeof createMessagesRepository>
-  }
-}
-
-/** The sender's public fields only: a page carries 50 of them, and nothing else of the row is shown. */
-const sender = { id: users.id, username: users.username, firstName: users.firstName, lastName: users.lastName }
-
-export function createMessagesRepository (db: Db, writer: MessageWriter) {
-  // Prepared, one per seek: drizzle builds the SQL once and PostgreSQL parses it once per connection (it is still
-  // planned at each run, see src/db/client.ts). A page is the hot read path, and building the query had cost more
-  // than running it.
-  const seekQuery = (name: string, bound: SQL | undefined, order: SQL) => db.select({ message: messages, sender })
-    .from(messages)
-    .innerJoin(users, eq(users.id, messages.senderId))
-    .where(and(eq(messages.roomId, sql.placeholder('roomId')), bound))
-    .orderBy(order)
-    .limit(sql.placeholder('limit'))
-    .prepare(name)
-  const seekQueries = {
-    newest: seekQuery('messages_newest', undefined, desc(messages.seq)),
-    before: seekQuery('messages_before', lt(messages.seq, sql.placeholder('seq')), desc(messages.seq)),
-    after: seekQuery('messages_after', gt(messages.seq, sql.placeholder('seq')), asc(messages.seq)),
-    // On the (room_id, rev) index: the changes feed, resume by rev and gap repair.
-    changed: seekQuery('messages_changed', gt(messages.rev, sql.placeholder('seq')), asc(messages.rev)),
-    one: seekQuery('messages_one', eq(messages.id, sql.placeholder('seq')), asc(messages.id))
-  }
-  const roomRev = db.select({ lastRev: rooms.lastRev }).from(rooms).where(eq(rooms.id, sql.placeholder('roomId')))
-    .prepare('room_rev')
-
-  /** A room's messages around `seq` on the (room_id, seq) index: after it ascending, or before it descending. */
-  const seek = async (roomId: number, roomName: string, direction: 'after' | 'before', seq: number | undefined,
-    limit: number): Promise<Message[]> => {
-    const query = seq === undefined ? (direction === 'after' ? seekQueries.after : seekQueries.newest) : seekQueries[direction]
-    const rows = await query.execute({ roomId, seq: seq ?? 0, limit })
-    return rows.map((row) => toMessage(row.message, roomName, toUser(row.sender)))
-  }
-
-  /** Messages changed after `rev`, in rev order, in their current state, with the rev each was stored with. */
-  const changedAfter = async (roomId: number, roomName: string, rev: number, limit: number) => {
-    const rows = await seekQueries.changed.execute({ roomId, seq: rev, limit })
-    return rows.map((row) => ({ message: toMessage(row.message, roomName, toUser(row.sender)), createdRev: row.message.createdRev }))
-  }
-
-  return {
-    /** Stores a message (group commit); resolves after the commit. */
-    send: writer.send.bind(writer),
-
-    /** Edits, deletes, reacts (group commit); resolves after the commit. */
-    change: writer.change.bind(writer),
-
-    changedAfter,
-
-    /** One message of the room in its current state, tombstones included. */
-    async one (roomId: number, roomName: string, id: number): Promise<Message | undefined> {
-      const [row] = await seekQueries.one.execute({ roomId, seq: id, limit: 1 })
-      return row === undefined ? undefined : toMessage(row.message, roomName, toUser(row.sender))
-    },
-
-    /**
-     * The changes feed: the messages whose rev is above `since`, in rev order, and the rev to ask from next. The
-     * room's rev is read first: every rev up to it is committed, so a page that ends the feed ends at it.
-     */
-    async changes (roomId: number, roomName: string, since: number, limit: number) {
-      const [room] = await roomRev.execute({ roomId })
-      const page = await changedAfter(roomId, roomName, since, limit + 1)
-      const hasMore = page.length > limit
-      const results = page.slice(0, limit).map((entry) => entry.message)
-      const rev = hasMore ? results.at(-1)!.rev : Math.max(room?.lastRev ?? 0, results.at(-1)?.rev ?? 0)
-      return { results, rev, has_more: hasMore }
-    },
-
-    /** Messages with seq > `seq`, oldest first: replays and gap repair. */
-    after: (roomId: number, roomName: string, seq: number, limit: number) =>
-      seek(roomId, roomName, 'after', seq, limit),
-
-    /** One page of history, newest first; `next` leads to older messages. */
-    page: (roomId: number, roomName: string, cursor: Cursor<number> | undefined, limit: number) =>
-      keysetPage(cursor, limit,
-        (direction, key, count) => seek(roomId, roomName, direction === 'n' ? 'before' : 'after', key, count),
-        (message) => message.seq),
-
-    /** Marks a room read up to `seq` for a member; never moves backwards. */
-    async markRead (roomId: number, userId: number, seq: number): Promise<void> {
-      await db.update(roomMembers).set({ lastReadSeq: sql`greatest(${roomMembers.lastReadSeq}, ${seq}::bigint)` })
-        .where(and(eq(roomMembers.roomId, roomId), eq(roomMembers.userId, userId)))
-    }
   }
 }
 

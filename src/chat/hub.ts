@@ -8,7 +8,7 @@ import { CloseCode, type ChatSession } from './session.js'
 import { TokenBuckets } from './token-buckets.js'
 import { isDatabaseUnavailable } from '../lib/db-errors.js'
 
-export interface HubStore {
+interface HubStore {
   /** The room's last seq and rev, as committed. */
   position: (roomId: number) => Promise<{ lastSeq: number, lastRev: number }>
   /** The last rev of several rooms (rooms that are gone are left out). */
