@@ -138,6 +138,8 @@ export async function runReactions (options: ReactionsOptions) {
     // Sockets whose last frame's counts differ from the expected ones (none when all agree with the message).
     socketsDiffering: differing,
     framesPerSocket: { min: Math.min(...watchers.map((w) => w.frames)), max: Math.max(...watchers.map((w) => w.frames)) },
+    // The last state's size: each change sends the message's whole reactions list to every socket.
+    lastFrameBytes: watchers[0]?.last?.length ?? 0,
     lost: watchers.reduce((sum, w) => sum + Math.max(0, changes - w.frames), 0),
     duplicated: watchers.reduce((sum, w) => sum + w.backwards, 0),
     outOfOrder: watchers.reduce((sum, w) => sum + w.gaps, 0),
