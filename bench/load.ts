@@ -6,16 +6,20 @@
  *   ... --mode latency --members 100 --senders 10 --rate 500
  *   ... --mode idle --sockets 10000 --server-pid <pid>
  *   ... --mode history --messages 1000000 --database-url postgres://postgres@127.0.0.1:5432/<db>
- *   ... --mode resume --behind 10000 --database-url ...
+ *   ... --mode resume --behind 10000 --database-url ...      (--by rev: last_rev, over edits and reactions too)
+ *   ... --mode reactions --members 100 --rounds 10
+ *   ... --mode changes --changes 100000 --database-url ...
  *   ... --mode probe --url http://127.0.0.1:8001,http://127.0.0.1:8002
  *
  * See docs/benchmarks.md for what each mode measures.
  */
 import { parseArgs, flag, num, str } from './lib/args.js'
 import { pids } from './lib/proc.js'
+import { runChanges } from './modes/changes.js'
 import { runHistory } from './modes/history.js'
 import { runIdle } from './modes/idle.js'
 import { runProbe } from './modes/probe.js'
+import { runReactions } from './modes/reactions.js'
 import { runResume } from './modes/resume.js'
 import { runTraffic } from './modes/traffic.js'
 
@@ -62,8 +66,15 @@ async function main () {
         pages: num(args, 'pages', 200),
         secretKey: str(args, 'secret-key')
       })
-    case 'resume':
-      return await runResume({ url: urls[0]!, databaseUrl: databaseUrl(), behind: num(args, 'behind', 10_000), repeats: num(args, 'repeats', 5) })
+    case 'resume': {
+      const by = str(args, 'by', 'seq')
+      if (by !== 'seq' && by !== 'rev') throw new Error(`--by must be seq or rev, not ${by}`)
+      return await runResume({ url: urls[0]!, databaseUrl: databaseUrl(), behind: num(args, 'behind', 10_000), repeats: num(args, 'repeats', 5), by })
+    }
+    case 'reactions':
+      return await runReactions({ url: urls[0]!, members: num(args, 'members', 100), rounds: num(args, 'rounds', 10), serverPids })
+    case 'changes':
+      return await runChanges({ url: urls[0]!, databaseUrl: databaseUrl(), changes: num(args, 'changes', 100_000) })
     case 'probe':
       return await runProbe(urls)
     default:

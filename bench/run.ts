@@ -7,13 +7,15 @@
  *   npm run bench                 # full sizes, about 5 minutes here
  *   npm run bench -- --quick      # small sizes, about 2 minutes here (a smoke test of the suite)
  *   npm run bench -- --only 1,5   # some scenarios only, by number; --tsx runs the sources instead of the build
+ *   npm run bench -- --only 13,14 --against ../other-checkout   # sends on this build against another's
  *
  * Flags (or BENCH_<NAME> variables): --duration s, --warmup s, --idle-sockets n, --history-messages n, --behind n,
- * --big-room n, --users n, --repeat n, --pg-url, --redis-url, --out file.json. See docs/benchmarks.md.
+ * --big-room n, --users n, --repeat n, --reactors n, --rounds n, --changes n, --ab-rounds n, --against dir,
+ * --pg-url, --redis-url, --out file.json. See docs/benchmarks.md.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { flag, num, parseArgs, str } from './lib/args.js'
 import { runLoad, stopLoads } from './lib/runner.js'
 import { build, createDatabase, startBaseline, startOurs, type Server } from './lib/servers.js'
@@ -30,13 +32,18 @@ const sizes: Sizes = {
   behind: num(args, 'behind', 10_000),
   bigRoom: num(args, 'big-room', quick ? 500 : 1000),
   users: num(args, 'users', quick ? 30 : 100),
-  repeat: num(args, 'repeat', 1)
+  repeat: num(args, 'repeat', 1),
+  reactors: num(args, 'reactors', quick ? 30 : 100),
+  rounds: num(args, 'rounds', 10),
+  changes: num(args, 'changes', quick ? 10_000 : 100_000),
+  abRounds: num(args, 'ab-rounds', quick ? 1 : 3)
 }
 const only = str(args, 'only')?.split(',').map(Number)
 const wanted = (scenario: number) => only === undefined || only.includes(scenario)
 const pgUrl = str(args, 'pg-url', 'postgres://postgres@127.0.0.1:5432/postgres')
 const redisUrl = str(args, 'redis-url', 'redis://127.0.0.1:6379')
 const tsx = flag(args, 'tsx')
+const against = str(args, 'against') === undefined ? undefined : resolve(str(args, 'against')!)
 
 const began = Date.now()
 const loadAtStart = loadavg()[0]!.toFixed(1)
@@ -77,6 +84,7 @@ async function measure (label: string, loadArgs: string[], metric: (run: any) =>
 
 async function main () {
   if (!tsx) build(log)
+  if (!tsx && against !== undefined) build(log, against)
   const database = await createDatabase(pgUrl)
   cleanups.push(() => database.drop())
   log(`database ${new URL(database.url).pathname.slice(1)}`)
@@ -95,7 +103,20 @@ async function main () {
       name: `ours #${i} (Redis)`, databaseUrl: database.url, redisUrl, redisPrefix: `bench${process.pid}:`, tsx
     })))),
     stop: (server: Server) => server.stop(),
-    databaseUrl: database.url
+    databaseUrl: database.url,
+    against,
+    startFresh: async (which: 'this' | 'against', embedded: boolean) => {
+      const name = `${which === 'this' ? 'this build' : 'the other build'}${embedded ? ' (embedded)' : ' (PostgreSQL)'}`
+      const checkout = which === 'this' ? undefined : against
+      if (embedded) {
+        const dir = mkdtempSync(join(tmpdir(), 'chat-bench-'))
+        cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
+        return await started(startOurs({ name, dataDir: dir, tsx, checkout }))
+      }
+      const fresh = await createDatabase(pgUrl)
+      cleanups.push(() => fresh.drop())
+      return await started(startOurs({ name, databaseUrl: fresh.url, tsx, checkout }))
+    }
   }
   const rows = await scenarios(context)
   await cleanUp()

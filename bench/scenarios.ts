@@ -11,6 +11,13 @@ export interface Sizes {
   bigRoom: number
   users: number
   repeat: number
+  /** Members of the reactions room, and its rounds (one emoji each). */
+  reactors: number
+  rounds: number
+  /** Changes the changes feed is paged through. */
+  changes: number
+  /** Interleaved rounds of the comparison with another build (`--against`). */
+  abRounds: number
 }
 
 export interface Context {
@@ -24,6 +31,10 @@ export interface Context {
   startRedisPair: () => Promise<Server[]>
   stop: (server: Server) => Promise<void>
   databaseUrl: string
+  /** Another checkout whose build is compared with this one (`--against`), if any. */
+  against: string | undefined
+  /** This build or the other one, on a database (or data directory) of its own. */
+  startFresh: (build: 'this' | 'against', embedded: boolean) => Promise<Server>
 }
 
 const target = (servers: Server[]) => ['--url', servers.map((s) => s.url).join(','), '--server-pid', servers.map((s) => s.pid).join(',')]
@@ -66,7 +77,8 @@ export async function scenarios (ctx: Context): Promise<Row[]> {
   let throughputBare: any
   let bigRoomBare: any
   let bigRoomOurs: any
-  if ([1, 2, 3, 4, 5, 6, 7, 8, 9].some(wanted)) {
+  let throughputOurs: any
+  if ([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12].some(wanted)) {
     const bare = await ctx.startBare()
     const ours = await ctx.startPg()
     const both = [[bare], [ours]]
@@ -85,9 +97,11 @@ export async function scenarios (ctx: Context): Promise<Row[]> {
       })
       await new Promise((resolve) => setTimeout(resolve, 2000))
     }
-    if (wanted(1) || wanted(8)) {
+    // Scenario 10's target is relative to this one's figure, so it runs this too.
+    if (wanted(1) || wanted(8) || wanted(10)) {
       const [b, o] = await pair('throughput', both, throughput, stored)
       throughputBare = b
+      throughputOurs = o
       rows.set(1, {
         scenario: '10-member room, 10 senders, 16 unacked each: stored msgs/s',
         bare: shown(b, int(b.storedPerSec)),
@@ -150,6 +164,7 @@ export async function scenarios (ctx: Context): Promise<Row[]> {
         met: yes(r.maxMs <= 1000)
       })
     }
+    for (const [number, row] of await revScenarios(ctx, target([ours]), throughputOurs)) rows.set(number, row)
     await ctx.stop(bare)
     await ctx.stop(ours)
   }
@@ -169,6 +184,9 @@ export async function scenarios (ctx: Context): Promise<Row[]> {
   }
 
   if (wanted(9)) rows.set(9, await redisPair(ctx, bigRoom, bigRoomBare, bigRoomOurs))
+  for (const [number, embedded] of [[13, false], [14, true]] as const) {
+    if (wanted(number)) rows.set(number, await againstOther(ctx, throughput, embedded))
+  }
   return [...rows.entries()].sort(([a], [b]) => a - b).map(([, row]) => row)
 }
 
@@ -200,5 +218,92 @@ async function redisPair (ctx: Context, bigRoom: string[], bigRoomBare: any, big
     }
   } finally {
     for (const server of servers) await ctx.stop(server)
+  }
+}
+
+/** Reactions, resume by rev and the changes feed (0.2: the room as a log of changes), on our PostgreSQL server. */
+async function revScenarios (ctx: Context, server: string[], throughputOurs: any): Promise<Array<[number, Row]>> {
+  const { sizes, wanted, measure } = ctx
+  const rows: Array<[number, Row]> = []
+  if (wanted(10)) {
+    const r = await measure('reactions, ours', [...server, '--mode', 'reactions', '--members', String(sizes.reactors),
+      '--rounds', String(sizes.rounds)], (run) => run.changesPerSec)
+    const sends = throughputOurs.storedPerSec as number
+    const problems = [integrity(r), r.socketsDiffering > 0 ? `${r.socketsDiffering} sockets end with other counts` : undefined,
+      r.storedMatches === true ? undefined : 'the stored message is not as expected'].filter((p) => p !== undefined)
+    rows.push([10, {
+      scenario: `${sizes.reactors} members with a socket each, all reacting to one message, ${sizes.rounds} rounds: changes/s`,
+      bare: '—',
+      ours: `${int(r.changesPerSec)} (p99 PUT ${msText(r.latencyMs.p99)}; every socket the same counts: ` +
+        `${r.socketsDiffering === 0 ? 'yes' : 'NO'})${problems.length === 0 ? '' : ` (${problems.join(', ')})`}`,
+      ratio: `${(r.changesPerSec / sends).toFixed(2)}× row 1`,
+      target: `≥ 0.5 × row 1's stored msgs/s (${int(0.5 * sends)}), identical counts`,
+      met: yes(r.changesPerSec >= 0.5 * sends && problems.length === 0)
+    }])
+  }
+  if (wanted(11)) {
+    const r = await measure('resume by rev, ours', [...server, '--mode', 'resume', '--by', 'rev', '--database-url', ctx.databaseUrl,
+      '--behind', String(sizes.behind)], (run) => run.maxMs)
+    rows.push([11, {
+      scenario: `reconnect with last_rev ${int(sizes.behind)} changes behind (half new, half edits and reactions): last replayed frame`,
+      bare: '—',
+      ours: `${msText(r.maxMs)} max (p50 ${msText(r.p50Ms)}, ${r.repeats} runs)`,
+      ratio: '—',
+      target: '≤ 1 s',
+      met: yes(r.maxMs <= 1000)
+    }])
+  }
+  if (wanted(12)) {
+    const r = await measure('changes feed, ours', [...server, '--mode', 'changes', '--database-url', ctx.databaseUrl,
+      '--changes', String(sizes.changes)], (run) => run.p99Ratio, 600)
+    const { changesMs: c, historyMs: h } = r
+    rows.push([12, {
+      scenario: `changes/?since= through ${int(sizes.changes)} changes, pages of 100: p99 per page vs a history page of 100`,
+      bare: '—',
+      ours: `${msText(c.p99)} vs ${msText(h.p99)} (p50 ${msText(c.p50)} / ${msText(h.p50)}; /healthz p99 ${msText(r.healthzMs.p99)})`,
+      ratio: `${r.p99Ratio.toFixed(2)}× history`,
+      target: '≤ 2 × the history page\'s p99',
+      met: yes(r.p99Ratio <= 2)
+    }])
+  }
+  return rows
+}
+
+/**
+ * The 10-member send scenario (1 on PostgreSQL, 8 embedded) on this build and on another checkout's (`--against`,
+ * before 0.2 in docs/benchmarks.md), each on a fresh database, in interleaved rounds: the other first in even
+ * rounds, this one first in odd ones. The ratio is the median of the rounds' ratios, each of two runs moments apart.
+ */
+async function againstOther (ctx: Context, throughput: string[], embedded: boolean): Promise<Row> {
+  const { sizes, measure } = ctx
+  const scenario = `10-member room, sends ${embedded ? 'on the embedded database (as 8)' : 'on PostgreSQL (as 1)'}: ` +
+    'stored msgs/s, this build vs --against (bare ws column)'
+  const targetText = '≥ 0.9 × the other build (no worse, within the noise)'
+  if (ctx.against === undefined) return { scenario, bare: '—', ours: 'n/a (no --against)', ratio: '—', target: targetText, met: 'n/a' }
+  const servers = { this: await ctx.startFresh('this', embedded), against: await ctx.startFresh('against', embedded) }
+  const figures = { this: [] as number[], against: [] as number[] }
+  try {
+    for (let i = 0; i < sizes.abRounds; i++) {
+      for (const which of i % 2 === 0 ? ['against', 'this'] as const : ['this', 'against'] as const) {
+        const run = await measure(`round ${i + 1}, ${which === 'this' ? 'this build' : 'the other build'}${embedded ? ', embedded' : ''}`,
+          [...target([servers[which]]), ...throughput], stored)
+        if (integrity(run) !== undefined) throw new Error(`round ${i + 1}, ${which}: ${integrity(run)}`)
+        figures[which].push(run.storedPerSec)
+      }
+    }
+  } finally {
+    await ctx.stop(servers.this)
+    await ctx.stop(servers.against)
+  }
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+  const ratios = figures.this.map((n, i) => n / figures.against[i]!)
+  const r = median(ratios)
+  return {
+    scenario,
+    bare: `${int(median(figures.against))} (${figures.against.map(int).join(', ')})`,
+    ours: `${int(median(figures.this))} (${figures.this.map(int).join(', ')}; ratios ${ratios.map((x) => x.toFixed(2)).join(', ')})`,
+    ratio: `${r.toFixed(2)}×`,
+    target: targetText,
+    met: yes(r >= 0.9)
   }
 }

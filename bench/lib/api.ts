@@ -1,14 +1,17 @@
 import { Agent, request as httpRequest } from 'node:http'
 import { randomBytes } from 'node:crypto'
 
-/** Keep-alive: setup makes hundreds of calls, and history timings must not include a TCP handshake each. */
+/**
+ * Keep-alive: setup makes hundreds of calls, and history timings must not include a TCP handshake each. A mode
+ * with more requests in flight than this passes an agent of its own.
+ */
 const agent = new Agent({ keepAlive: true, maxSockets: 16 })
 
 export interface Reply<T> { status: number, body: T }
 
 /** One JSON call to 127.0.0.1, bounded by `timeoutMs`. */
 export function call<T = any> (base: string, method: string, path: string,
-  options: { token?: string, body?: unknown, timeoutMs?: number } = {}): Promise<Reply<T>> {
+  options: { token?: string, body?: unknown, timeoutMs?: number, agent?: Agent } = {}): Promise<Reply<T>> {
   const url = new URL(path, base)
   const payload = options.body === undefined ? undefined : JSON.stringify(options.body)
   const headers: Record<string, string> = {}
@@ -18,7 +21,7 @@ export function call<T = any> (base: string, method: string, path: string,
     headers['content-length'] = String(Buffer.byteLength(payload))
   }
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method, headers, agent, timeout: options.timeoutMs ?? 30_000 }, (res) => {
+    const req = httpRequest(url, { method, headers, agent: options.agent ?? agent, timeout: options.timeoutMs ?? 30_000 }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (chunk: Buffer) => chunks.push(chunk))
       res.on('end', () => {

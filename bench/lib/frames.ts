@@ -66,3 +66,23 @@ function scanSlow (data: Buffer): number {
 }
 
 export const clientId = (sender: number, n: number, sentAtMicros: number) => `b${sender}.${n}.${sentAtMicros}`
+
+const UPDATED_PREFIX = Buffer.from('{"type":"message_updated",')
+const REV = Buffer.from('"rev":')
+
+/** Filled by `scanChange`: the rev of a `message` or `message_updated` frame, and which of the two it is. */
+export const change = { rev: 0, updated: false }
+
+/**
+ * Whether `data` is a `message` or `message_updated` frame, reading its rev (the first `"rev":` key: a message's
+ * sender and reactions have none) into `change` without parsing the frame.
+ */
+export function scanChange (data: Buffer): boolean {
+  const updated = data.length > UPDATED_PREFIX.length && data.compare(UPDATED_PREFIX, 0, UPDATED_PREFIX.length, 0, UPDATED_PREFIX.length) === 0
+  if (!updated && !(data.length > PREFIX.length && data.compare(PREFIX, 0, PREFIX.length, 0, PREFIX.length) === 0)) return false
+  const at = data.indexOf(REV)
+  if (at < 0) return false
+  change.rev = readInt(data, at + REV.length)[0]
+  change.updated = updated
+  return true
+}

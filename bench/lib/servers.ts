@@ -7,7 +7,9 @@ import { waitHealthy } from './api.js'
 
 export const root = new URL('../..', import.meta.url).pathname.replace(/\/$/, '')
 /** A private build: `dist/` may be in use by others, and `.cache/` is ignored by git. */
-const buildDir = join(root, '.cache', 'bench-build')
+export const buildDir = join(root, '.cache', 'bench-build')
+/** Where the build of a checkout goes: this one's, or another's that is compared with it (`--against`). */
+const buildDirOf = (checkout: string) => checkout === root ? buildDir : join(checkout, '.cache', 'bench-build')
 /** Each server's output (LOG_LEVEL=warn: warnings and errors) goes to a file here. */
 const logDir = join(root, '.cache', 'bench-logs')
 
@@ -96,6 +98,8 @@ export interface OursOptions {
   redisPrefix?: string | undefined
   /** Run from the TypeScript sources through tsx instead of the build. */
   tsx: boolean
+  /** Another checkout of the server (built with `build(log, checkout)`) instead of this one. */
+  checkout?: string | undefined
   nodeArgs?: string[]
 }
 
@@ -122,9 +126,10 @@ export async function startOurs (options: OursOptions): Promise<Server> {
   if (options.redisUrl !== undefined) env.REDIS_URL = options.redisUrl
   if (options.redisPrefix !== undefined) env.REDIS_PREFIX = options.redisPrefix
   const nodeArgs = [...GC_ON_SIGNAL, ...options.nodeArgs ?? []]
+  const checkout = options.checkout ?? root
   const args = options.tsx
-    ? [...nodeArgs, '--import', 'tsx', join(root, 'src/server.ts')]
-    : [...nodeArgs, join(buildDir, 'src/server.js')]
+    ? [...nodeArgs, '--import', 'tsx', join(checkout, 'src/server.ts')]
+    : [...nodeArgs, join(buildDirOf(checkout), 'src/server.js')]
   if (options.tsx) env.FASTIFY_AUTOLOAD_TYPESCRIPT = '1'
   // Without these, a REDIS_URL from the caller's environment would turn every single-instance run into a Redis one.
   const clear = { DATABASE_URL: '', REDIS_URL: '', DATA_DIR: '' }
@@ -138,18 +143,19 @@ const newestSource = (dir: string): number => readdirSync(dir, { withFileTypes: 
 }, 0)
 
 /**
- * Compiles the server into .cache/bench-build unless it is newer than every source. Type errors (another change
- * in progress) are reported but do not stop the run: tsc still emits.
+ * Compiles the server of `checkout` (this one by default) into its .cache/bench-build unless it is newer than
+ * every source. Type errors (another change in progress) are reported but do not stop the run: tsc still emits.
  */
-export function build (log: (line: string) => void): void {
-  const stamp = join(buildDir, 'src/server.js')
-  const sources = Math.max(...['src', 'plugins', 'routes'].map((dir) => newestSource(join(root, dir))))
+export function build (log: (line: string) => void, checkout = root): void {
+  const dir = buildDirOf(checkout)
+  const stamp = join(dir, 'src/server.js')
+  const sources = Math.max(...['src', 'plugins', 'routes'].map((sub) => newestSource(join(checkout, sub))))
   if (existsSync(stamp) && statSync(stamp).mtimeMs > sources) return
-  log('building the server into .cache/bench-build ...')
-  mkdirSync(buildDir, { recursive: true })
-  const result = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json',
-    '--outDir', buildDir, '--incremental', '--tsBuildInfoFile', join(buildDir, '.tsbuildinfo')],
-  { cwd: root, encoding: 'utf8', timeout: 300_000 })
+  log(`building the server into ${checkout === root ? '.cache/bench-build' : dir} ...`)
+  mkdirSync(dir, { recursive: true })
+  const result = spawnSync(process.execPath, [join(checkout, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json',
+    '--outDir', dir, '--incremental', '--tsBuildInfoFile', join(dir, '.tsbuildinfo')],
+  { cwd: checkout, encoding: 'utf8', timeout: 300_000 })
   if (!existsSync(stamp)) throw new Error(`build failed:\n${result.stdout}${result.stderr}`)
   if (result.status !== 0) log(`build: tsc reported errors, running what it emitted:\n${result.stdout.slice(0, 2000)}`)
 }
