@@ -93,7 +93,7 @@ const wsPath = (base: string, room: string, token: string, lastSeq?: number) =>
   `${base.replace(/^http/, 'ws')}/ws/chat/${room}/?token=${token}${lastSeq === undefined ? '' : `&last_seq=${lastSeq}`}`
 
 /** Opens a socket (bounded by `timeoutMs`); the generator does no deflate and no UTF-8 check, to stay light. */
-function openSocket (base: string, room: string, token: string, timeoutMs: number, lastSeq?: number): Promise<WebSocket> {
+export function openSocket (base: string, room: string, token: string, timeoutMs: number, lastSeq?: number): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(wsPath(base, room, token, lastSeq), { perMessageDeflate: false, skipUTF8Validation: true })
     const timer = setTimeout(() => { ws.terminate(); reject(new Error('socket open timed out')) }, timeoutMs)
