@@ -236,8 +236,8 @@ async function revScenarios (ctx: Context, server: string[], throughputOurs: any
       bare: '—',
       ours: `${int(r.changesPerSec)} (p99 PUT ${msText(r.latencyMs.p99)}; every socket the same counts: ` +
         `${r.socketsDiffering === 0 ? 'yes' : 'NO'})${problems.length === 0 ? '' : ` (${problems.join(', ')})`}`,
-      ratio: `${(r.changesPerSec / sends).toFixed(2)}× row 1`,
-      target: `≥ 0.5 × row 1's stored msgs/s (${int(0.5 * sends)}), identical counts`,
+      ratio: `${(r.changesPerSec / sends).toFixed(2)}× scenario 1`,
+      target: `≥ 0.5 × scenario 1's stored msgs/s (${int(0.5 * sends)}), identical counts`,
       met: yes(r.changesPerSec >= 0.5 * sends && problems.length === 0)
     }])
   }

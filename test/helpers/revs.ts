@@ -21,7 +21,7 @@ export const seedFromEnv = () => Number(process.env.REVS_SEED ?? Math.floor(Math
 /** A message as a socket frame carries it, without the frame's `type`. */
 const stripType = ({ type: _type, ...message }: any) => message
 
-/** Upserts message frames by id, last frame wins: what a client that follows the contract holds. */
+/** Upserts message frames by id, last frame wins: what a client that follows docs/api.md holds. */
 export function fold (frames: any[], into = new Map<number, any>()): Map<number, any> {
   for (const frame of frames) if (isChange(frame)) into.set(frame.id, stripType(frame))
   return into
