@@ -7,7 +7,7 @@ import { waitHealthy } from './api.js'
 
 export const root = new URL('../..', import.meta.url).pathname.replace(/\/$/, '')
 /** A private build: `dist/` may be in use by others, and `.cache/` is ignored by git. */
-export const buildDir = join(root, '.cache', 'bench-build')
+const buildDir = join(root, '.cache', 'bench-build')
 /** Where the build of a checkout goes: this one's, or another's that is compared with it (`--against`). */
 const buildDirOf = (checkout: string) => checkout === root ? buildDir : join(checkout, '.cache', 'bench-build')
 /** Each server's output (LOG_LEVEL=warn: warnings and errors) goes to a file here. */

@@ -1,6 +1,6 @@
 /** The rules for a message's text: what a send or an edit may store, and whom it mentions. */
 
-export const MAX_MESSAGE_LENGTH = 4000
+const MAX_MESSAGE_LENGTH = 4000
 /** A reply keeps this many characters of the answered message. */
 export const EXCERPT_LENGTH = 200
 

@@ -5,7 +5,7 @@ import { mentionedNames, normalizeText } from '../chat/message-text.js'
 import type { Message, Reaction } from '../schemas/messages.js'
 
 /** Distinct emojis one message may carry. */
-export const MAX_EMOJIS = 50
+const MAX_EMOJIS = 50
 /** Users named in a reaction's `user_ids`. */
 const SHOWN_REACTORS = 50
 

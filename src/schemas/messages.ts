@@ -3,7 +3,7 @@ import { Page, Timestamp } from './common.js'
 import { User } from './users.js'
 
 export const messageTypes = ['text', 'image', 'file', 'system'] as const
-export const MessageType = Type.Union(messageTypes.map((type) => Type.Literal(type)))
+const MessageType = Type.Union(messageTypes.map((type) => Type.Literal(type)))
 
 export const ReplyTo = Type.Object({
   id: Type.Integer(),
