@@ -19,6 +19,7 @@ export default fp(async function messagesRepository (fastify) {
       metrics.messagesStored.inc(created)
       metrics.batchSize.observe(created)
     }
+    if (created < committed.length) metrics.changeBatchSize.observe(committed.length - created)
     publish(committed)
   })
   fastify.decorate('messagesRepository', createMessagesRepository(fastify.database.orm, writer))

@@ -21,6 +21,12 @@ function createMetrics (registry: Registry) {
       buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
       registers: [registry]
     }),
+    changeBatchSize: new Histogram({
+      name: 'chat_change_batch_size',
+      help: 'Changes (edits, deletions, reactions: revs taken) per change transaction',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+      registers: [registry]
+    }),
     httpRequests: new Counter({
       name: 'http_requests_total',
       help: 'HTTP responses by route and status',
