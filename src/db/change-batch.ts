@@ -68,46 +68,51 @@ const asDate = (value: Date | string | null) => value === null ? null : new Date
 export async function applyChanges (query: Query, requests: ChangeRequest[]):
 Promise<{ outcomes: Array<ChangeResult | ChangeRefused>, committed: CommittedChange[] }> {
   const roomIds = [...new Set(requests.map((r) => r.roomId))].sort((a, b) => a - b)
-  const rooms = new Map((await query<{ id: number, last_rev: number, now: Date | string }>(
-    'select id, last_rev::float8 as last_rev, now() as now from rooms where id = any($1::int[]) order by id for update',
-    [roomIds])).map((row) => [row.id, { rev: row.last_rev, now: new Date(row.now), changed: false }]))
   const actorIds = [...new Set(requests.map((r) => r.actor.id))]
-  const roles = new Map((await query<{ room_id: number, user_id: number, role: string }>(
-    'select room_id, user_id, role from room_members where room_id = any($1::int[]) and user_id = any($2::int[])',
-    [roomIds, actorIds])).map((row) => [`${row.room_id}:${row.user_id}`, row.role]))
+  // One round trip: lock the rooms, with the roles of the actors in them.
+  const roles = new Map<string, string>()
+  const rooms = new Map((await query<{ id: number, last_rev: number, now: Date | string, roles: Record<string, string> | null }>(
+    `select id, last_rev::float8 as last_rev, now() as now,
+      (select jsonb_object_agg(rm.user_id, rm.role) from room_members rm
+        where rm.room_id = rooms.id and rm.user_id = any($2::int[])) as roles
+    from rooms where id = any($1::int[]) order by id for update`,
+    [roomIds, actorIds])).map((row) => {
+    for (const [user, role] of Object.entries(row.roles ?? {})) roles.set(`${row.id}:${user}`, role)
+    return [row.id, { rev: row.last_rev, now: new Date(row.now), changed: false }]
+  }))
 
+  // The messages, each with everyone who reacted with a touched emoji, in reaction order: one round trip.
+  const reactors = new Map<string, { initial: number[], users: number[], readded: Set<number> }>()
+  const reacting = requests.filter((r) => r.kind === 'react' || r.kind === 'unreact')
+  for (const r of reacting) reactors.set(`${r.messageId}:${r.emoji}`, { initial: [], users: [], readded: new Set() })
+  const emojis = [...new Set(reacting.map((r) => r.emoji))]
   const messageIds = [...new Set(requests.map((r) => r.messageId))]
   const rows = new Map<number, Row>()
-  const load = async (where: string, params: unknown[]) => {
-    for (const row of await query<Row>(`select ${MESSAGE_COLUMNS} from messages m join users u on u.id = m.sender_id
-      where ${where}`, params)) {
-      if (!rows.has(row.id)) rows.set(row.id, { ...row, createdAt: new Date(row.createdAt), editedAt: asDate(row.editedAt) })
+  const load = async (where: string, params: unknown[], withReactors: boolean) => {
+    const reactorsColumn = withReactors
+      ? `(select jsonb_agg(jsonb_build_array(r.emoji, r.user_id) order by r.id) from message_reactions r
+          where r.message_id = m.id and r.emoji = any($2::text[])) as reactors`
+      : 'null as reactors'
+    for (const row of await query<Row & { reactors: Array<[string, number]> | null }>(
+      `select ${MESSAGE_COLUMNS}, ${reactorsColumn} from messages m join users u on u.id = m.sender_id where ${where}`, params)) {
+      if (rows.has(row.id)) continue
+      const { reactors: found, ...message } = row
+      rows.set(row.id, { ...message, createdAt: new Date(row.createdAt), editedAt: asDate(row.editedAt) })
+      for (const [emoji, user] of found ?? []) {
+        const entry = reactors.get(`${row.id}:${emoji}`)
+        entry?.initial.push(user)
+        entry?.users.push(user)
+      }
     }
   }
-  await load('m.id = any($1::bigint[])', [messageIds])
+  await (emojis.length > 0
+    ? load('m.id = any($1::bigint[])', [messageIds, emojis], true)
+    : load('m.id = any($1::bigint[])', [messageIds], false))
   // The replies to a message deleted here lose their excerpt, each with a rev of its own.
   const deleting = requests.filter((r) => r.kind === 'delete').map((r) => r.messageId)
   if (deleting.length > 0) {
     await load(`m.reply_to_id = any($1::bigint[]) and not m.deleted and m.reply_to->>'excerpt' <> ''
-      order by m.room_id, m.rev`, [deleting])
-  }
-
-  // Everyone who reacted with a touched emoji, in reaction order.
-  const reactors = new Map<string, { initial: number[], users: number[], readded: Set<number> }>()
-  const reacting = requests.filter((r) => r.kind === 'react' || r.kind === 'unreact')
-  for (const r of reacting) reactors.set(`${r.messageId}:${r.emoji}`, { initial: [], users: [], readded: new Set() })
-  if (reacting.length > 0) {
-    const found = await query<{ message_id: number, emoji: string, user_id: number }>(
-      `select message_id::float8 as message_id, emoji, user_id from message_reactions
-        where message_id = any($1::bigint[]) and emoji = any($2::text[]) order by id`,
-      [[...new Set(reacting.map((r) => r.messageId))], [...new Set(reacting.map((r) => r.emoji))]])
-    for (const row of found) {
-      const entry = reactors.get(`${row.message_id}:${row.emoji}`)
-      if (entry !== undefined) {
-        entry.initial.push(row.user_id)
-        entry.users.push(row.user_id)
-      }
-    }
+      order by m.room_id, m.rev`, [deleting], false)
   }
 
   // Members by lowercased username, for the mentions of edited texts.
@@ -218,26 +223,13 @@ async function store (query: Query, rows: Map<number, Row>, dirty: Set<number>, 
     const messageId = Number(key.slice(0, split))
     const emoji = key.slice(split + 1)
     if (deletedHere.has(messageId)) continue
-    const kept = new Set(entry.users.filter((u) => !entry.readded.has(u)))
+    const kept = new Set(entry.users)
     for (const user of entry.initial) if (!kept.has(user)) removed.push({ message_id: messageId, emoji, user_id: user })
     const initial = new Set(entry.initial)
-    // A user who took a reaction back and made it again goes to the end: a new row, so a new id.
+    // A user who took a reaction back and made it again goes to the end: their row takes a new id.
     for (const user of entry.users) {
       if (!initial.has(user) || entry.readded.has(user)) added.push({ message_id: messageId, emoji, user_id: user })
     }
-  }
-  if (deletedHere.size > 0) {
-    await query('delete from message_reactions where message_id = any($1::bigint[])', [[...deletedHere]])
-  }
-  if (removed.length > 0) {
-    await query(`delete from message_reactions r using jsonb_to_recordset($1::text::jsonb) as d(message_id bigint, emoji text, user_id int)
-      where r.message_id = d.message_id and r.emoji = d.emoji and r.user_id = d.user_id`, [JSON.stringify(removed)])
-  }
-  if (added.length > 0) {
-    await query(`insert into message_reactions (message_id, emoji, user_id)
-      select d.message_id, d.emoji, d.user_id
-      from jsonb_to_recordset($1::text::jsonb) as d(o int, message_id bigint, emoji text, user_id int)
-      order by d.o`, [JSON.stringify(added.map((row, o) => ({ o, ...row })))])
   }
   const changed = [...dirty].map((id) => {
     const row = rows.get(id)!
@@ -253,13 +245,34 @@ async function store (query: Query, rows: Map<number, Row>, dirty: Set<number>, 
       mentions: row.mentions
     }
   })
-  await query(`update messages m set message = d.message, rev = d.rev, edited_at = d.edited_at, deleted = d.deleted,
-      reply_to_id = d.reply_to_id, reply_to = d.reply_to, reactions = d.reactions,
-      mentions = array(select jsonb_array_elements_text(d.mentions)::int)
-    from jsonb_to_recordset($1::text::jsonb) as d(id bigint, message text, rev bigint, edited_at timestamptz,
-      deleted boolean, reply_to_id bigint, reply_to jsonb, reactions jsonb, mentions jsonb)
-    where m.id = d.id`, [JSON.stringify(changed)])
   const revs = [...rooms].filter(([, room]) => room.changed).map(([id, room]) => ({ id, rev: room.rev }))
-  await query(`update rooms set last_rev = d.rev from jsonb_to_recordset($1::text::jsonb) as d(id int, rev bigint)
-    where rooms.id = d.id`, [JSON.stringify(revs)])
+  // One statement. Its parts share a snapshot and touch different rows: the reactions of deleted messages, those
+  // taken back, those made (a re-made one moves to the end by taking a new id), the messages, the rooms.
+  await query(`with gone as (
+      delete from message_reactions where message_id = any($1::bigint[])
+    ), removed as (
+      delete from message_reactions r using jsonb_to_recordset($2::text::jsonb) as d(message_id bigint, emoji text, user_id int)
+      where r.message_id = d.message_id and r.emoji = d.emoji and r.user_id = d.user_id
+    ), added as (
+      insert into message_reactions (message_id, emoji, user_id)
+      select d.message_id, d.emoji, d.user_id
+      from jsonb_to_recordset($3::text::jsonb) as d(o int, message_id bigint, emoji text, user_id int)
+      order by d.o
+      on conflict (message_id, emoji, user_id) do update set id = excluded.id
+    ), changed as (
+      update messages m set message = d.message, rev = d.rev, edited_at = d.edited_at, deleted = d.deleted,
+        reply_to_id = d.reply_to_id, reply_to = d.reply_to, reactions = d.reactions,
+        mentions = array(select jsonb_array_elements_text(d.mentions)::int)
+      from jsonb_to_recordset($4::text::jsonb) as d(id bigint, message text, rev bigint, edited_at timestamptz,
+        deleted boolean, reply_to_id bigint, reply_to jsonb, reactions jsonb, mentions jsonb)
+      where m.id = d.id
+    )
+    update rooms set last_rev = d.rev from jsonb_to_recordset($5::text::jsonb) as d(id int, rev bigint)
+    where rooms.id = d.id`, [
+    [...deletedHere],
+    JSON.stringify(removed),
+    JSON.stringify(added.map((row, o) => ({ o, ...row }))),
+    JSON.stringify(changed),
+    JSON.stringify(revs)
+  ])
 }

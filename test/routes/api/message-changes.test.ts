@@ -192,6 +192,15 @@ t.test('reactions: order of first use, counts, user_ids, idempotence, limits', a
   const back = await react(bob, room.name, m.id, '👍')
   t.same(back.body.reactions.map((r: any) => r.emoji), [':party:', '👍'])
 
+  // Taken back and made again at once (one batch or two): the reaction moves behind the others', or is gone.
+  await react(carol, room.name, m.id, '🔥')
+  await react(bob, room.name, m.id, '🔥')
+  const [gone, again] = await Promise.all([react(carol, room.name, m.id, '🔥', 'DELETE'), react(carol, room.name, m.id, '🔥')])
+  t.same([gone.status, again.status], [200, 200])
+  // Which of the two the server took first is the network's choice: taken back then made again, carol is last.
+  const fire = (await one(owner, room.name, m.id)).body.reactions.find((r: any) => r.emoji === '🔥').user_ids
+  t.ok([JSON.stringify([bob.user.id, carol.user.id]), JSON.stringify([bob.user.id])].includes(JSON.stringify(fire)), `🔥 by ${fire}`)
+
   // At most 50 distinct emojis: the 51st is refused.
   const n = await post(owner, room.name, { message: 'many' })
   for (let i = 0; i < 50; i++) t.equal((await react(owner, room.name, n.body.id, `:e${i}:`)).status, 200)
