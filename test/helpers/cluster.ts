@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { chownSync, mkdtempSync, rmSync } from 'node:fs'
 import { once } from 'node:events'
@@ -133,9 +134,22 @@ export interface Instance {
   exited: Promise<number | null>
 }
 
-/** Starts the server as its own process (as production runs it) and waits until it answers /healthz. */
+/**
+ * Starts the server as its own process (as production runs it) and waits until it answers /healthz. The port is
+ * free when picked but can be taken by another test file's instance before this one binds it: the instance proves
+ * it is this one by its own METRICS_TOKEN, and one that is not is started again on another port.
+ */
 export async function spawnInstance (t: Teardown, env: Record<string, string>): Promise<Instance> {
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const instance = await spawnOnce(t, env)
+    if (instance !== undefined) return instance
+  }
+  throw new Error('could not start an instance on a port of its own')
+}
+
+async function spawnOnce (t: Teardown, env: Record<string, string>): Promise<Instance | undefined> {
   const port = await freePort()
+  const identity = env.METRICS_TOKEN ?? randomBytes(16).toString('hex')
   const child = spawn(process.execPath, entry('src/server'), {
     env: {
       ...process.env,
@@ -143,6 +157,7 @@ export async function spawnInstance (t: Teardown, env: Record<string, string>): 
       LOG_LEVEL: 'warn',
       HOST: '127.0.0.1',
       PORT: String(port),
+      METRICS_TOKEN: identity,
       ...env
     },
     stdio: ['ignore', 'pipe', 'pipe']
@@ -151,17 +166,29 @@ export async function spawnInstance (t: Teardown, env: Record<string, string>): 
   child.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString() })
   child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString() })
   const exited = once(child, 'exit').then(([code]) => code as number | null)
-  t.teardown(async () => {
+  const kill = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL')
       await exited
     }
-  })
+  }
+  t.teardown(kill)
   const url = `http://127.0.0.1:${port}`
   await Promise.race([
     waitUntil(`instance on ${port}`, async () => (await fetch(`${url}/healthz`)).ok, 60_000),
     exited.then((code) => { throw new Error(`instance exited with ${code}: ${output}`) })
-  ])
+  ]).catch(async (error: unknown) => {
+    // Lost the port to another process: try another.
+    if (output.includes('EADDRINUSE')) return
+    throw error
+  })
+  const metrics = (token: string) => fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } })
+    .then(async (response) => { await response.arrayBuffer(); return response.status }, () => 0)
+  const ours = child.exitCode === null && await metrics(identity) === 200 && await metrics(`not-${identity}`) === 401
+  if (!ours) {
+    await kill()
+    return undefined
+  }
   return { url, wsUrl: `ws://127.0.0.1:${port}`, child, output: () => output, exited }
 }
 
