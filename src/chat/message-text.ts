@@ -26,6 +26,20 @@ export function normalizeText (text: string, messageType: string): { text: strin
   return { text: trimmed }
 }
 
+/** A send as a socket frame or a REST body has it. */
+interface SendFields { message: string, message_type?: 'text' | 'image' | 'file', client_id?: string, reply_to?: number | null }
+
+/** A send ready for the writer, or the field that is wrong with it and why: the same rules for the socket and REST. */
+export function normalizeSend (send: SendFields):
+{ message: string, messageType: 'text' | 'image' | 'file', clientId: string | null, replyTo: number | null } | { field: string, error: string } {
+  // PostgreSQL text cannot hold NUL: one stored in a group-commit batch would fail every send in that batch.
+  if (send.client_id?.includes('\u0000') === true) return { field: '/client_id', error: 'must not contain NUL characters' }
+  const messageType = send.message_type ?? 'text'
+  const text = normalizeText(send.message, messageType)
+  if ('error' in text) return { field: '/message', error: text.error }
+  return { message: text.text, messageType, clientId: send.client_id?.toWellFormed() ?? null, replyTo: send.reply_to ?? null }
+}
+
 /** The characters of a username (see the Username schema). */
 const USERNAME_CHAR = /[A-Za-z0-9@.+_-]/
 

@@ -2,7 +2,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler'
 import type { Static } from '@sinclair/typebox'
 import { PingFrame, ReadFrame, SendFrame, TypingFrame, type SocketErrorCodeValue } from '../schemas/frames.js'
 import type { Message } from '../schemas/messages.js'
-import { normalizeText } from './message-text.js'
+import { normalizeSend } from './message-text.js'
 
 const checkers = {
   message: TypeCompiler.Compile(SendFrame),
@@ -43,21 +43,9 @@ export function parseFrame (text: string): IncomingFrame | FrameError {
     return withClientId({ code: 'validation_error', detail: `${error.path || '/'}: ${error.message}` }, clientId)
   }
   if (type !== 'message') return data as IncomingFrame
-  const send = data as Static<typeof SendFrame>
-  // PostgreSQL text cannot hold NUL: one stored in a group-commit batch would fail every send in that batch.
-  if (send.client_id?.includes('\u0000') === true) {
-    return withClientId({ code: 'validation_error', detail: '/client_id: must not contain NUL characters' }, clientId)
-  }
-  const messageType = send.message_type ?? 'text'
-  const normalized = normalizeText(send.message, messageType)
-  if ('error' in normalized) return withClientId({ code: 'validation_error', detail: `/message: ${normalized.error}` }, clientId)
-  return {
-    type: 'message',
-    message: normalized.text,
-    messageType,
-    clientId: send.client_id?.toWellFormed() ?? null,
-    replyTo: send.reply_to ?? null
-  }
+  const send = normalizeSend(data as Static<typeof SendFrame>)
+  if ('error' in send) return withClientId({ code: 'validation_error', detail: `${send.field}: ${send.error}` }, clientId)
+  return { type: 'message', ...send }
 }
 
 const withClientId = (error: FrameError, clientId: string | undefined): FrameError =>

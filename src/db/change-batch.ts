@@ -42,6 +42,16 @@ export interface ChangeResult {
   changed: boolean
 }
 
+/** Who reacted to one message with one emoji, in reaction order: as read (`initial`) and as changed by the batch. */
+interface Reactors {
+  messageId: number
+  emoji: string
+  initial: number[]
+  users: number[]
+  /** Users who took the reaction back and made it again in this batch: their row moves to the end. */
+  readded: Set<number>
+}
+
 /** A new state of a message with its own rev: one `message_updated` frame. */
 export interface CommittedChange { roomId: number, message: Message }
 
@@ -82,9 +92,11 @@ Promise<{ outcomes: Array<ChangeResult | ChangeRefused>, committed: CommittedCha
   }))
 
   // The messages, each with everyone who reacted with a touched emoji, in reaction order: one round trip.
-  const reactors = new Map<string, { initial: number[], users: number[], readded: Set<number> }>()
+  const reactors = new Map<string, Reactors>()
   const reacting = requests.filter((r) => r.kind === 'react' || r.kind === 'unreact')
-  for (const r of reacting) reactors.set(`${r.messageId}:${r.emoji}`, { initial: [], users: [], readded: new Set() })
+  for (const r of reacting) {
+    reactors.set(`${r.messageId}:${r.emoji}`, { messageId: r.messageId, emoji: r.emoji, initial: [], users: [], readded: new Set() })
+  }
   const emojis = [...new Set(reacting.map((r) => r.emoji))]
   const messageIds = [...new Set(requests.map((r) => r.messageId))]
   const rows = new Map<number, Row>()
@@ -214,14 +226,12 @@ function withReactors (reactions: Reaction[], emoji: string, users: number[]): R
 
 /** Writes the final state of every changed message, the reaction rows, and each room's last rev. */
 async function store (query: Query, rows: Map<number, Row>, dirty: Set<number>, deletedHere: Set<number>,
-  reactors: Map<string, { initial: number[], users: number[], readded: Set<number> }>,
+  reactors: Map<string, Reactors>,
   rooms: Map<number, { rev: number, changed: boolean }>): Promise<void> {
   const removed: Array<{ message_id: number, emoji: string, user_id: number }> = []
   const added: Array<{ message_id: number, emoji: string, user_id: number }> = []
-  for (const [key, entry] of reactors) {
-    const split = key.indexOf(':')
-    const messageId = Number(key.slice(0, split))
-    const emoji = key.slice(split + 1)
+  for (const entry of reactors.values()) {
+    const { messageId, emoji } = entry
     if (deletedHere.has(messageId)) continue
     const kept = new Set(entry.users)
     for (const user of entry.initial) if (!kept.has(user)) removed.push({ message_id: messageId, emoji, user_id: user })

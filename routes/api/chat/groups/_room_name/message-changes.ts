@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { isEmoji, normalizeText } from '../../../../../src/chat/message-text.js'
+import { isEmoji, normalizeSend } from '../../../../../src/chat/message-text.js'
 import { ChangeRefused, type ChangeKind } from '../../../../../src/db/change-batch.js'
 import { toUser } from '../../../../../src/db/mappers.js'
 import { ReplyRefused, SendRefused } from '../../../../../src/db/message-writer.js'
@@ -18,8 +18,7 @@ const MessageParams = Type.Object({
   message_id: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })
 })
 const ReactionParams = Type.Object({
-  room_name: RoomName,
-  message_id: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+  ...MessageParams.properties,
   emoji: Type.String({ description: 'Percent-encoded UTF-8: 1..32 code points, no whitespace or control characters' })
 })
 
@@ -91,20 +90,15 @@ const messageChanges: FastifyPluginAsyncTypebox = async (fastify) => {
     },
     preHandler: requireMember
   }, async (request, reply) => {
-    const messageType = request.body.message_type ?? 'text'
-    const text = normalizeText(request.body.message, messageType)
-    if ('error' in text) throw invalid('/message', text.error)
-    if (request.body.client_id?.includes('\u0000') === true) throw invalid('/client_id', 'must not contain NUL characters')
+    const send = normalizeSend(request.body)
+    if ('error' in send) throw invalid(send.field, send.error)
     admitChange(request, reply)
     try {
       const { message, created } = await messagesRepository.send({
         roomId: request.room.id,
         roomName: request.room.name,
         sender: toUser(request.user),
-        message: text.text,
-        messageType,
-        clientId: request.body.client_id?.toWellFormed() ?? null,
-        replyTo: request.body.reply_to ?? null
+        ...send
       })
       return await reply.code(created ? 201 : 200).send(message)
     } catch (error) {
@@ -160,31 +154,28 @@ const messageChanges: FastifyPluginAsyncTypebox = async (fastify) => {
     return reply.code(204).send(null)
   })
 
-  fastify.put('/messages/:message_id/reactions/:emoji/', {
-    schema: {
-      tags,
-      security,
-      operationId: 'addReaction',
-      summary: 'React to a message with an emoji (again: no change)',
-      params: ReactionParams,
-      response: { 200: MessageRef, ...errors(400, 401, 403, 404, 429, 500, 503) }
-    },
-    preHandler: requireMember
-  }, async (request, reply) =>
-    (await change(request, reply, { kind: 'react', emoji: emojiOf(request) })).message)
-
-  fastify.delete('/messages/:message_id/reactions/:emoji/', {
-    schema: {
-      tags,
-      security,
-      operationId: 'removeReaction',
-      summary: 'Take back the caller\'s reaction (none: no change)',
-      params: ReactionParams,
-      response: { 200: MessageRef, ...errors(400, 401, 403, 404, 413, 429, 500, 503) }
-    },
-    preHandler: requireMember
-  }, async (request, reply) =>
-    (await change(request, reply, { kind: 'unreact', emoji: emojiOf(request) })).message)
+  // PUT adds the caller's reaction, DELETE takes it back; either is a 200 that changes nothing when it is already so.
+  const reactionRoutes = [
+    { method: 'PUT', kind: 'react', operationId: 'addReaction', summary: 'React to a message with an emoji (again: no change)' },
+    { method: 'DELETE', kind: 'unreact', operationId: 'removeReaction', summary: 'Take back the caller\'s reaction (none: no change)' }
+  ] as const
+  for (const { method, kind, operationId, summary } of reactionRoutes) {
+    fastify.route({
+      method,
+      url: '/messages/:message_id/reactions/:emoji/',
+      schema: {
+        tags,
+        security,
+        operationId,
+        summary,
+        params: ReactionParams,
+        // A DELETE parses a body (to refuse one), so it can be too large.
+        response: { 200: MessageRef, ...errors(400, 401, 403, 404, ...(method === 'DELETE' ? [413] as const : []), 429, 500, 503) }
+      },
+      preHandler: requireMember,
+      handler: async (request, reply) => (await change(request, reply, { kind, emoji: emojiOf(request) })).message
+    })
+  }
 
   fastify.get('/changes/', {
     schema: {
