@@ -25,7 +25,8 @@ export default fp(async function chatHub (fastify) {
       lastRevs: roomsRepository.lastRevs,
       membership: roomsRepository.membership,
       after: messagesRepository.after,
-      changedAfter: messagesRepository.changedAfter
+      changedAfter: messagesRepository.changedAfter,
+      readPosition: messagesRepository.readPosition
     },
     heartbeatIntervalMs: config.HEARTBEAT_INTERVAL_MS,
     typingIntervalMs: config.TYPING_INTERVAL_MS,
@@ -33,7 +34,8 @@ export default fp(async function chatHub (fastify) {
     gapCheckIntervalMs: broker.kind === 'redis' ? config.GAP_CHECK_INTERVAL_MS : 0,
     messageRate: config.MESSAGE_RATE_PER_SECOND,
     messageBurst: config.MESSAGE_BURST,
-    maxSocketsPerUser: config.MAX_SOCKETS_PER_USER
+    maxSocketsPerUser: config.MAX_SOCKETS_PER_USER,
+    readIntervalMs: config.READ_INTERVAL_MS
   })
   fastify.decorate('chatHub', hub)
   // Read at scrape time: nothing on the per-socket path. Made for its registration in the registry.

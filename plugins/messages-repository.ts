@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import { publishCommitted } from '../src/chat/publish.js'
 import { MessageWriter } from '../src/db/message-writer.js'
+import { ReadWriter } from '../src/db/read-writer.js'
 import { createMessagesRepository } from '../src/repositories/messages.js'
 
 declare module 'fastify' {
@@ -22,7 +23,8 @@ export default fp(async function messagesRepository (fastify) {
     if (created < committed.length) metrics.changeBatchSize.observe(committed.length - created)
     publish(committed)
   })
-  fastify.decorate('messagesRepository', createMessagesRepository(fastify.database.orm, writer))
-  // Sends still queued when the server closes are committed before the database closes.
-  fastify.addHook('onClose', async () => { await writer.idle() })
+  const reads = new ReadWriter(fastify.database)
+  fastify.decorate('messagesRepository', createMessagesRepository(fastify.database.orm, writer, reads))
+  // Sends and read marks still queued when the server closes are committed before the database closes.
+  fastify.addHook('onClose', async () => { await Promise.all([writer.idle(), reads.idle()]) })
 }, { name: 'messages-repository', dependencies: ['db', 'broker', 'config', 'metrics'] })

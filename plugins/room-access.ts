@@ -8,10 +8,17 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** A preHandler for routes under /:room_name: sets `request.room` and `request.member`, or answers 404. */
     loadRoom: (request: FastifyRequest) => Promise<void>
+    /** `loadRoom` for a room named elsewhere in the request (search's `room`). */
+    loadNamedRoom: (request: FastifyRequest, name: string) => Promise<void>
     /** A preHandler after `loadRoom`: membership is needed (members list, history, socket, ...), or 403. */
     requireMember: (request: FastifyRequest) => Promise<void>
-    /** A preHandler after `loadRoom`: the room's owner or staff only (settings, deletion, adding members), or 403. */
+    /**
+     * A preHandler after `loadRoom`: the room's owner or staff only (settings, deletion, adding members), or 403.
+     * A direct room has no owner: either of its members passes (what they may not do there: `refuseDirect`).
+     */
     requireManager: (request: FastifyRequest) => Promise<void>
+    /** A preHandler after `loadRoom`: 403 in a direct room, whose two members cannot be added to, leave or change it. */
+    refuseDirect: (request: FastifyRequest) => Promise<void>
     /** Removes a member (leave, or removal by the owner); their live sockets in the room close with 4403. */
     removeMember: (roomId: number, userId: number) => Promise<boolean>
   }
@@ -30,12 +37,16 @@ export default fp(async function roomAccess (fastify) {
   fastify.decorateRequest('member', null)
 
   fastify.decorate('loadRoom', async function loadRoom (request: FastifyRequest) {
-    const { room_name: name } = request.params as { room_name: string }
+    await fastify.loadNamedRoom(request, (request.params as { room_name: string }).room_name)
+  })
+
+  fastify.decorate('loadNamedRoom', async function loadNamedRoom (request: FastifyRequest, name: string) {
     // Read by `authenticate` with the token (one round trip for both); looked up here only if it was not.
     const { room, member } = request.roomLookup ?? await roomsRepository.findWithMember(name, request.user.id) ??
       { room: undefined, member: null }
-    // A private room does not exist for those outside it (staff aside): same answer as a name never created.
-    if (room === undefined || (room.isPrivate && member === null && !request.user.isStaff)) {
+    // A private room does not exist for those outside it (staff aside; a direct room is its two members' only):
+    // same answer as a name never created.
+    if (room === undefined || (room.isPrivate && member === null && (!request.user.isStaff || room.directLow !== null))) {
       throw notFound(ROOM_NOT_FOUND)
     }
     request.room = room
@@ -48,9 +59,14 @@ export default fp(async function roomAccess (fastify) {
   })
 
   fastify.decorate('requireManager', async function requireManager (request: FastifyRequest) {
+    if (request.room.directLow !== null && request.member !== null) return
     if (request.room.ownerId !== request.user.id && !request.user.isStaff) {
       throw permissionDenied('Only the room owner or staff may do this.')
     }
+  })
+
+  fastify.decorate('refuseDirect', async function refuseDirect (request: FastifyRequest) {
+    if (request.room.directLow !== null) throw permissionDenied('A direct room keeps its two members and its settings.')
   })
 
   fastify.decorate('removeMember', async function removeMember (roomId: number, userId: number) {

@@ -42,6 +42,8 @@ export const ConfigSchema = Type.Object({
   // At least a few of the largest frames (a message of 4,000 four-byte characters is ~16 KiB).
   SOCKET_BUFFER_LIMIT: Type.Integer({ minimum: 65536, default: 1048576 }),
   TYPING_INTERVAL_MS: Type.Integer({ minimum: 0, default: 2000 }),
+  /** At most one `read` frame per user per room in this interval; the latest position always goes out. */
+  READ_INTERVAL_MS: Type.Integer({ minimum: 10, default: 1000 }),
   BATCH_MAX_MESSAGES: Type.Integer({ minimum: 1, default: 256 }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10000 }),
   // Rate limits (429 `throttled` with Retry-After; kept in Redis when REDIS_URL is set, so they hold across instances).

@@ -4,7 +4,7 @@ import type { Broker, ControlListener, RoomListener } from './types.js'
 export function createMemoryBroker (): Broker {
   const subscribed = new Set<number>()
   const sockets = new Map<string, number>()
-  const typedAt = new Map<string, number>()
+  const allowedAt = new Map<string, number>()
   let roomListener: RoomListener = () => {}
   let controlListener: ControlListener = () => {}
   return {
@@ -25,14 +25,17 @@ export function createMemoryBroker (): Broker {
       else sockets.delete(key)
       return delta === 1 ? count === 1 : count === 0
     },
-    async allowTyping (roomId, userId, intervalMs) {
-      const key = `${roomId}:${userId}`
+    async allow (kind, roomId, userId, intervalMs) {
+      const key = `${kind}:${roomId}:${userId}`
       const now = Date.now()
-      if (now - (typedAt.get(key) ?? -Infinity) < intervalMs) return false
-      typedAt.set(key, now)
+      if (now - (allowedAt.get(key) ?? -Infinity) < intervalMs) return false
+      allowedAt.set(key, now)
       // Forget old entries now and then, so the map holds only recent typists.
-      if (typedAt.size > 10_000) for (const [k, at] of typedAt) if (now - at >= intervalMs) typedAt.delete(k)
+      if (allowedAt.size > 10_000) for (const [k, at] of allowedAt) if (now - at >= intervalMs) allowedAt.delete(k)
       return true
+    },
+    async online (roomId, userIds) {
+      return new Set(userIds.filter((userId) => sockets.has(`${roomId}:${userId}`)))
     },
     async ping () {},
     async close () { subscribed.clear() }

@@ -152,9 +152,20 @@ export async function createRedisBroker (options: RedisBrokerOptions): Promise<B
         instance, delta, JSON.stringify([roomId, user])) as number
       return delta === 1 ? total === 1 : total === 0
     },
-    async allowTyping (roomId, userId, intervalMs) {
+    async allow (kind, roomId, userId, intervalMs) {
       if (intervalMs <= 0) return true
-      return await publisher.set(`${prefix}typing:${roomId}:${userId}`, '1', 'PX', intervalMs, 'NX') === 'OK'
+      return await publisher.set(`${prefix}${kind}:${roomId}:${userId}`, '1', 'PX', intervalMs, 'NX') === 'OK'
+    },
+    async online (roomId, userIds) {
+      if (userIds.length === 0) return new Set()
+      const pipeline = publisher.pipeline()
+      for (const userId of userIds) pipeline.hlen(presenceKey(roomId, userId))
+      const counts = await pipeline.exec() ?? []
+      return new Set(userIds.filter((_, i) => {
+        const [error, count] = counts[i] ?? [null, 0]
+        if (error !== null) throw error
+        return Number(count) > 0
+      }))
     },
     async ping () { await publisher.ping() },
     async close () {

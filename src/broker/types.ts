@@ -9,6 +9,8 @@ export type RoomEvent =
   | { type: 'message', rev: number, id: number, seq: number, created: boolean, frame: string }
   /** Typing and presence: ephemeral frames, not stored; not sent to the sockets of `userId` itself. */
   | { type: 'ephemeral', userId: number, frame: string }
+  /** A member's read position moved: to every socket in the room but `except` (the socket that read, if any). */
+  | { type: 'read', except: string | null, frame: string }
   /** Close the sockets of one user in the room (removed: 4403), or of everyone (`userId` null, room deleted: 4404). */
   | { type: 'close', userId: number | null, code: number, reason: string }
 
@@ -41,8 +43,10 @@ export interface Broker {
    * or went offline (`-1`, last socket).
    */
   presence: (roomId: number, user: User, delta: 1 | -1) => Promise<boolean>
-  /** True at most once per user and room in `intervalMs`, across instances: the typing throttle. */
-  allowTyping: (roomId: number, userId: number, intervalMs: number) => Promise<boolean>
+  /** True at most once per user and room in `intervalMs`, across instances: the typing and read-frame throttles. */
+  allow: (kind: 'typing' | 'read', roomId: number, userId: number, intervalMs: number) => Promise<boolean>
+  /** Which of these users have a socket open in the room, on any instance. */
+  online: (roomId: number, userIds: number[]) => Promise<Set<number>>
   /** Throws when the broker cannot be reached (for /readyz). */
   ping: () => Promise<void>
   close: () => Promise<void>

@@ -13,7 +13,7 @@ export interface ConnectionDeps {
   log: FastifyBaseLogger
   bufferLimit: number
   send: (request: SendRequest) => Promise<SendResult>
-  markRead: (roomId: number, userId: number, seq: number) => Promise<void>
+  markRead: (roomId: number, userId: number, seq: number) => Promise<number | undefined>
 }
 
 const PONG = JSON.stringify({ type: 'pong' })
@@ -74,7 +74,9 @@ function handle (session: ChatSession, deps: ConnectionDeps, text: string): void
       deps.hub.typing(session)
       return
     case 'read':
-      deps.markRead(session.context.roomId, session.context.user.id, frame.seq).catch((error: unknown) => {
+      deps.markRead(session.context.roomId, session.context.user.id, frame.seq).then((seq) => {
+        if (seq !== undefined) deps.hub.announceRead(session.context.roomId, session.context.user, seq, session)
+      }, (error: unknown) => {
         if (isDatabaseUnavailable(error)) fail(session, { code: 'unavailable', detail: 'The database is unavailable. Retry.' })
         else deps.log.error({ err: error, ...where(session) }, 'mark read failed')
       })

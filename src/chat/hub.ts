@@ -7,6 +7,7 @@ import { messageFrame, updatedFrame } from './protocol.js'
 import { CloseCode, type ChatSession } from './session.js'
 import { TokenBuckets } from './token-buckets.js'
 import { isDatabaseUnavailable } from '../lib/db-errors.js'
+import { randomBytes } from 'node:crypto'
 
 interface HubStore {
   /** The room's last seq and rev, as committed. */
@@ -20,6 +21,8 @@ interface HubStore {
   /** Messages with rev > `rev`, in rev order, in their current state, with the rev each was stored with. */
   changedAfter: (roomId: number, roomName: string, rev: number, limit: number) =>
   Promise<Array<{ message: Message, createdRev: number }>>
+  /** A member's read position now. */
+  readPosition: (roomId: number, userId: number) => Promise<number | undefined>
 }
 
 export interface HubOptions {
@@ -35,6 +38,20 @@ export interface HubOptions {
   messageBurst: number
   /** Open sockets per user on this instance, counted from the admission of the upgrade. */
   maxSocketsPerUser: number
+  /** `read` frames: at most one per user and room in this interval (across instances), the latest always sent. */
+  readIntervalMs: number
+}
+
+/** A member's read position to announce, while its interval runs. */
+interface PendingRead {
+  roomId: number
+  user: User
+  seq: number
+  /** The socket that read (it is not told), as `<hub>:<serial>`; null for a read over REST. */
+  except: string | null
+  /** A move came during the interval: the latest position goes out when it ends. */
+  dirty: boolean
+  timer: NodeJS.Timeout | undefined
 }
 
 type MessageEvent = Extract<RoomEvent, { type: 'message' }>
@@ -71,6 +88,7 @@ const MAX_HELD = 1000
 /** Far longer than an upgrade takes from its token check to its join. */
 const REVOKED_MEMORY_MS = 60_000
 const typingFrame = (user: User) => JSON.stringify({ type: 'typing', user })
+const readFrame = (user: User, seq: number) => JSON.stringify({ type: 'read', user, seq })
 
 /**
  * This instance's sockets, by room. It subscribes the broker to a room while it has sockets there, and hands each
@@ -90,6 +108,9 @@ export class ChatHub {
   private closing: { code: number, reason: string } | undefined
   private readonly sendBuckets: TokenBuckets
   private readonly socketsByUser = new Map<number, number>()
+  private readonly reads = new Map<string, PendingRead>()
+  /** Names this hub's sockets across instances (a `read` event is not sent back to the socket that read). */
+  private readonly hubId = randomBytes(6).toString('hex')
 
   constructor (private readonly options: HubOptions) {
     options.broker.onRoomEvent((roomId, event) => this.onRoomEvent(roomId, event))
@@ -213,11 +234,52 @@ export class ChatHub {
   /** Forwards a typing frame to the room, at most one per user every `typingIntervalMs` (across instances). */
   typing (session: ChatSession): void {
     const { roomId, user } = session.context
-    this.options.broker.allowTyping(roomId, user.id, this.options.typingIntervalMs)
+    this.options.broker.allow('typing', roomId, user.id, this.options.typingIntervalMs)
       .then((allowed) => {
         if (allowed) this.publish(roomId, { type: 'ephemeral', userId: user.id, frame: typingFrame(user) })
       })
       .catch((error: unknown) => this.options.log.warn({ err: error, roomId }, 'typing throttle failed'))
+  }
+
+  /**
+   * A member's read position moved (committed): a `read` frame to every other socket in the room, on every
+   * instance. At most one per user and room per interval: the first goes out at once, and the moves during the
+   * interval become one frame at its end, with the position as stored then (the latest, whichever instance moved it).
+   */
+  announceRead (roomId: number, user: User, seq: number, from?: ChatSession): void {
+    const key = `${roomId}:${user.id}`
+    const except = from === undefined ? null : `${this.hubId}:${from.serial}`
+    const pending = this.reads.get(key)
+    if (pending !== undefined) {
+      if (seq >= pending.seq) Object.assign(pending, { seq, except })
+      pending.dirty = true
+      return
+    }
+    const read: PendingRead = { roomId, user, seq, except, dirty: true, timer: undefined }
+    this.reads.set(key, read)
+    void this.sendRead(key, read, false)
+  }
+
+  private async sendRead (key: string, read: PendingRead, trailing: boolean): Promise<void> {
+    const { broker, log, readIntervalMs, store } = this.options
+    read.timer = undefined
+    try {
+      if (!read.dirty) {
+        this.reads.delete(key)
+        return
+      }
+      if (await broker.allow('read', read.roomId, read.user.id, readIntervalMs)) {
+        read.dirty = false
+        const { seq, except } = read
+        const stored = trailing ? await store.readPosition(read.roomId, read.user.id) ?? seq : seq
+        this.publish(read.roomId, { type: 'read', except: stored === seq ? except : null, frame: readFrame(read.user, stored) })
+      }
+    } catch (error) {
+      log.warn({ err: error, roomId: read.roomId }, 'read announcement failed')
+    }
+    // Another instance announced this user lately (or this one just did): try again when the interval ends.
+    if (this.closing === undefined) read.timer = setTimeout(() => { void this.sendRead(key, read, true) }, readIntervalMs).unref()
+    else this.reads.delete(key)
   }
 
   /** A user's first socket in a room tells the others they are online; their last socket, that they are not. */
@@ -239,6 +301,7 @@ export class ChatHub {
    */
   async closeAll (code: number, reason: string, windowMs: number): Promise<void> {
     for (const timer of this.timers) clearInterval(timer)
+    for (const read of this.reads.values()) clearTimeout(read.timer)
     this.closing = { code, reason }
     const sessions = [...this.rooms.values()].flatMap((room) => [...room.sessions])
     await Promise.all(sessions.map((session, i) => new Promise<void>((resolve) => {
@@ -328,6 +391,11 @@ export class ChatHub {
       case 'ephemeral':
         for (const session of room.sessions) {
           if (session.context.user.id !== event.userId) session.send(event.frame, true)
+        }
+        return
+      case 'read':
+        for (const session of room.sessions) {
+          if (event.except === null || `${this.hubId}:${session.serial}` !== event.except) session.send(event.frame)
         }
         return
       case 'close':

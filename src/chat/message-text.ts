@@ -63,3 +63,29 @@ export function mentionedNames (text: string): string[] {
 
 /** A reaction's emoji: 1..32 code points, none of them whitespace or a control character. */
 export const isEmoji = (emoji: string) => /^[^\s\p{Cc}]{1,32}$/u.test(emoji)
+
+/** A word, for search: a run of letters and digits, of any script (with their combining marks). */
+const WORD = /[\p{L}\p{M}\p{N}]+/gu
+/** Longer words are kept by their start: a query word is at most 200 characters, and a lexeme at most 2 KiB. */
+const MAX_WORD_LENGTH = 256
+
+/** The lowercased words of a text, in order. */
+const words = (text: string) =>
+  Array.from(text.toLowerCase().matchAll(WORD), ([word]) => [...word].slice(0, MAX_WORD_LENGTH).join(''))
+
+/**
+ * A text's words as a tsvector literal (letters and digits need no quoting): what the search index holds. Split
+ * here, not by a PostgreSQL parser, so that the embedded database and PostgreSQL find the same words whatever
+ * their locale.
+ */
+export const searchVector = (text: string) => [...new Set(words(text))].join(' ')
+
+/**
+ * A search as a tsquery literal: every word, the last one also as a prefix; undefined when `q` has no word. Only
+ * letters and digits reach it, so `&`, `|`, `!`, `:*`, quotes and backslashes in `q` are never operators.
+ */
+export function searchQuery (q: string): string | undefined {
+  const all = words(q)
+  if (all.length === 0) return undefined
+  return all.map((word, i) => i === all.length - 1 ? `${word}:*` : word).join(' & ')
+}

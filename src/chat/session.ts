@@ -37,7 +37,11 @@ export interface RoomFrame { rev: number, id: number, seq: number, created: bool
  * rev sent; frames at or below it are never sent again, so replay and live delivery cannot duplicate one another,
  * and while the replay runs, live frames wait in `pending`.
  */
+let sessions = 0
+
 export class ChatSession {
+  /** Names the socket on this instance. */
+  readonly serial = ++sessions
   /** Every change after `fromRev` reaches this socket, replayed or live. */
   fromRev = 0
   sentRev = 0

@@ -1,7 +1,7 @@
 import type { Query } from './client.js'
 import { toMessage } from './mappers.js'
 import type { MessageRow } from './schema/index.js'
-import { mentionedNames, normalizeText } from '../chat/message-text.js'
+import { mentionedNames, normalizeText, searchVector } from '../chat/message-text.js'
 import type { Message, Reaction } from '../schemas/messages.js'
 
 /** Distinct emojis one message may carry. */
@@ -148,6 +148,8 @@ Promise<{ outcomes: Array<ChangeResult | ChangeRefused>, committed: CommittedCha
 
   const dirty = new Set<number>()
   const deletedHere = new Set<number>()
+  /** Messages whose text changed (edited, deleted): their search words and mentions are written again. */
+  const retexted = new Set<number>()
   const committed: CommittedChange[] = []
   const show = (row: Row, roomName: string) =>
     toMessage(row, roomName, { id: row.senderId, username: row.username, first_name: row.firstName, last_name: row.lastName })
@@ -176,6 +178,7 @@ Promise<{ outcomes: Array<ChangeResult | ChangeRefused>, committed: CommittedCha
       }
       Object.assign(row, { deleted: true, message: '', reactions: [], mentions: [], replyTo: null, replyToId: null })
       deletedHere.add(row.id)
+      retexted.add(row.id)
       const message = bump(row, request.roomName)
       for (const reply of rows.values()) {
         if (reply.replyTo?.id !== row.id || reply.deleted || reply.replyTo.excerpt === '') continue
@@ -191,6 +194,7 @@ Promise<{ outcomes: Array<ChangeResult | ChangeRefused>, committed: CommittedCha
       if ('error' in text) return new ChangeRefused('invalid_message', text.error)
       if (text.text === row.message) return unchanged()
       Object.assign(row, { message: text.text, editedAt: room.now, mentions: mentionsOf(row.roomId, text.text) })
+      retexted.add(row.id)
       return { message: bump(row, request.roomName), changed: true }
     }
     const entry = reactors.get(`${row.id}:${request.emoji}`)!
@@ -210,7 +214,7 @@ Promise<{ outcomes: Array<ChangeResult | ChangeRefused>, committed: CommittedCha
     return { message: bump(row, request.roomName), changed: true }
   })
 
-  if (committed.length > 0) await store(query, rows, dirty, deletedHere, reactors, rooms)
+  if (committed.length > 0) await store(query, rows, { dirty, deletedHere, retexted }, reactors, rooms)
   return { outcomes, committed }
 }
 
@@ -224,8 +228,12 @@ function withReactors (reactions: Reaction[], emoji: string, users: number[]): R
     : reactions.map((r, i) => i === at ? entry : r)
 }
 
-/** Writes the final state of every changed message, the reaction rows, and each room's last rev. */
-async function store (query: Query, rows: Map<number, Row>, dirty: Set<number>, deletedHere: Set<number>,
+/**
+ * Writes the final state of every changed message, the reaction rows, the search words and mentions of the texts
+ * that changed, and each room's last rev.
+ */
+async function store (query: Query, rows: Map<number, Row>,
+  { dirty, deletedHere, retexted }: Record<'dirty' | 'deletedHere' | 'retexted', Set<number>>,
   reactors: Map<string, Reactors>,
   rooms: Map<number, { rev: number, changed: boolean }>): Promise<void> {
   const removed: Array<{ message_id: number, emoji: string, user_id: number }> = []
@@ -252,8 +260,14 @@ async function store (query: Query, rows: Map<number, Row>, dirty: Set<number>, 
       reply_to_id: row.replyToId,
       reply_to: row.replyTo,
       reactions: row.reactions,
-      mentions: row.mentions
+      mentions: row.mentions,
+      retexted: retexted.has(id),
+      words: row.deleted ? null : searchVector(row.message)
     }
+  })
+  const mentioned = [...retexted].flatMap((id) => {
+    const row = rows.get(id)!
+    return row.mentions.map((user) => ({ message_id: id, room_id: row.roomId, seq: row.seq, user_id: user }))
   })
   const revs = [...rooms].filter(([, room]) => room.changed).map(([id, room]) => ({ id, rev: room.rev }))
   // One statement. Its parts share a snapshot and touch different rows: the reactions of deleted messages, those
@@ -272,10 +286,21 @@ async function store (query: Query, rows: Map<number, Row>, dirty: Set<number>, 
     ), changed as (
       update messages m set message = d.message, rev = d.rev, edited_at = d.edited_at, deleted = d.deleted,
         reply_to_id = d.reply_to_id, reply_to = d.reply_to, reactions = d.reactions,
-        mentions = array(select jsonb_array_elements_text(d.mentions)::int)
+        mentions = array(select jsonb_array_elements_text(d.mentions)::int),
+        search = case when d.retexted then d.words::tsvector else m.search end
       from jsonb_to_recordset($4::text::jsonb) as d(id bigint, message text, rev bigint, edited_at timestamptz,
-        deleted boolean, reply_to_id bigint, reply_to jsonb, reactions jsonb, mentions jsonb)
+        deleted boolean, reply_to_id bigint, reply_to jsonb, reactions jsonb, mentions jsonb, retexted boolean, words text)
       where m.id = d.id
+    ), unmentioned as (
+      -- the mentions a changed text no longer makes; those it still makes stay, and the new ones are added
+      delete from message_mentions mm where mm.message_id = any($6::bigint[]) and not exists (
+        select from jsonb_to_recordset($7::text::jsonb) as d(message_id bigint, user_id int)
+        where d.message_id = mm.message_id and d.user_id = mm.user_id)
+    ), mentioned as (
+      insert into message_mentions (room_id, user_id, seq, message_id)
+      select d.room_id, d.user_id, d.seq, d.message_id
+      from jsonb_to_recordset($7::text::jsonb) as d(message_id bigint, room_id int, seq bigint, user_id int)
+      on conflict do nothing
     )
     update rooms set last_rev = d.rev from jsonb_to_recordset($5::text::jsonb) as d(id int, rev bigint)
     where rooms.id = d.id`, [
@@ -283,6 +308,8 @@ async function store (query: Query, rows: Map<number, Row>, dirty: Set<number>, 
     JSON.stringify(removed),
     JSON.stringify(added.map((row, o) => ({ o, ...row }))),
     JSON.stringify(changed),
-    JSON.stringify(revs)
+    JSON.stringify(revs),
+    [...retexted],
+    JSON.stringify(mentioned)
   ])
 }

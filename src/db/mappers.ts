@@ -10,8 +10,17 @@ export type RoomWithCount = RoomRow & { membersCount: number }
 export const toUser = (row: Pick<UserRow, 'id' | 'username' | 'firstName' | 'lastName'>): User =>
   ({ id: row.id, username: row.username, first_name: row.firstName, last_name: row.lastName })
 
+/** A room as one user sees it (see `selectViews` in src/repositories/rooms.ts). */
+export type RoomView = RoomWithCount & {
+  lastReadSeq: number | null
+  unreadCount: number | null
+  unreadMentions: number | null
+  lastMessage: Message | null
+  peer: User | null
+}
+
 /** The API's Room object. */
-export const toRoom = (row: RoomWithCount): Room => ({
+export const toRoom = (row: RoomView): Room => ({
   id: row.id,
   name: row.name,
   description: row.description,
@@ -19,7 +28,14 @@ export const toRoom = (row: RoomWithCount): Room => ({
   is_private: row.isPrivate,
   created_at: row.createdAt.toISOString(),
   updated_at: row.updatedAt.toISOString(),
-  members_count: row.membersCount
+  members_count: row.membersCount,
+  unread_count: row.unreadCount,
+  unread_mentions: row.unreadMentions,
+  last_read_seq: row.lastReadSeq,
+  last_message: row.lastMessage,
+  rev: row.lastRev,
+  is_direct: row.directLow !== null,
+  peer: row.peer
 })
 
 /** The API's Message object: the same for a history page and a live frame. */

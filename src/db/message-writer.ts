@@ -2,7 +2,7 @@ import { applyChanges, type ChangeRequest, type ChangeResult } from './change-ba
 import type { Database } from './client.js'
 import { toMessage } from './mappers.js'
 import type { MessageRow } from './schema/index.js'
-import { EXCERPT_LENGTH, mentionedNames } from '../chat/message-text.js'
+import { EXCERPT_LENGTH, mentionedNames, searchVector } from '../chat/message-text.js'
 import { isRetryable, isUniqueViolation } from '../lib/db-errors.js'
 import type { Message } from '../schemas/messages.js'
 import type { User } from '../schemas/users.js'
@@ -175,7 +175,8 @@ export class MessageWriter {
         message_type: request.messageType,
         client_id: request.clientId,
         reply_to: request.replyTo,
-        names: mentionedNames(request.message)
+        names: mentionedNames(request.message),
+        words: searchVector(request.message)
       })
     })
     const full = input.some((row) => row.reply_to !== null || row.names.length > 0)
@@ -275,7 +276,8 @@ const writeBatch = (full: boolean) => {
       ${reply}
       ${mentions}
     from jsonb_to_recordset($1::text::jsonb)
-      as r(i int, room_id int, sender_id int, message text, message_type text, client_id text, reply_to bigint, names jsonb)
+      as r(i int, room_id int, sender_id int, message text, message_type text, client_id text, reply_to bigint, names jsonb,
+        words text)
   ), fresh as (
     select *, row_number() over (partition by room_id order by i) as k from req
     where member and prior is null and (reply_to is null or reply is not null)
@@ -287,10 +289,21 @@ const writeBatch = (full: boolean) => {
     select f.*, b.seq_base + f.k as seq, b.rev_base + f.k as rev, nextval('messages_id_seq') as id
     from fresh f join bumped b on b.id = f.room_id
   ), stored as (
-    insert into messages (id, room_id, seq, rev, created_rev, sender_id, message, message_type, client_id, reply_to_id, reply_to, mentions)
-    select id, room_id, seq, rev, rev, sender_id, message, message_type, client_id, reply_to, reply, mentions from numbered
+    insert into messages (id, room_id, seq, rev, created_rev, sender_id, message, message_type, client_id, reply_to_id, reply_to,
+      mentions, search)
+    select id, room_id, seq, rev, rev, sender_id, message, message_type, client_id, reply_to, reply, mentions, words::tsvector
+    from numbered
     returning created_at
-  )
+  ), read as (
+    update room_members rm set last_read_seq = greatest(rm.last_read_seq, s.seq)
+    from (select room_id, sender_id, max(seq) as seq from numbered group by room_id, sender_id) s
+    where rm.room_id = s.room_id and rm.user_id = s.sender_id
+  )${full
+    ? `, mentioned as (
+    insert into message_mentions (room_id, user_id, seq, message_id)
+    select n.room_id, u.id, n.seq, n.id from numbered n cross join lateral unnest(n.mentions) as u(id)
+  )`
+    : ''}
   select r.i, r.member, r.prior, (r.reply_to is null or r.reply is not null) as reply_ok, r.reply, r.mentions,
     n.id::float8 as id, n.seq::float8 as seq, n.rev::float8 as rev,
     case when n.id is not null then (select created_at from stored limit 1) end as created_at
@@ -310,6 +323,8 @@ interface WriteInput {
   client_id: string | null
   reply_to: number | null
   names: string[]
+  /** The words of the text, for the search index (a tsvector literal). */
+  words: string
 }
 
 interface WriteOutput {

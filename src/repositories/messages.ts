@@ -2,7 +2,8 @@ import { and, asc, desc, eq, gt, lt, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db/client.js'
 import { toMessage, toUser } from '../db/mappers.js'
 import type { MessageWriter } from '../db/message-writer.js'
-import { messages, roomMembers, rooms, users } from '../db/schema/index.js'
+import type { ReadWriter } from '../db/read-writer.js'
+import { messageColumns, messages, roomMembers, rooms, users } from '../db/schema/index.js'
 import type { Cursor } from '../lib/cursor.js'
 import { keysetPage } from '../lib/keyset.js'
 import type { Message } from '../schemas/messages.js'
@@ -10,11 +11,11 @@ import type { Message } from '../schemas/messages.js'
 /** The sender's public fields only: a page carries 50 of them, and nothing else of the row is shown. */
 const sender = { id: users.id, username: users.username, firstName: users.firstName, lastName: users.lastName }
 
-export function createMessagesRepository (db: Db, writer: MessageWriter) {
+export function createMessagesRepository (db: Db, writer: MessageWriter, reads: ReadWriter) {
   // Prepared, one per seek: drizzle builds the SQL once and PostgreSQL parses it once per connection (it is still
   // planned at each run, see src/db/client.ts). A page is the hot read path, and building the query had cost more
   // than running it.
-  const seekQuery = (name: string, bound: SQL | undefined, order: SQL) => db.select({ message: messages, sender })
+  const seekQuery = (name: string, bound: SQL | undefined, order: SQL) => db.select({ message: messageColumns, sender })
     .from(messages)
     .innerJoin(users, eq(users.id, messages.senderId))
     .where(and(eq(messages.roomId, sql.placeholder('roomId')), bound))
@@ -74,6 +75,28 @@ export function createMessagesRepository (db: Db, writer: MessageWriter) {
       return { results, rev, has_more: hasMore }
     },
 
+    /**
+     * Search: the messages of the rooms `userId` is in (or of one of them) whose words match `query` (a tsquery
+     * literal, see `searchQuery`), newest first by (created_at, id), in keyset pages. The GIN index on the words
+     * finds the matches; deleted messages have none.
+     */
+    search: (userId: number, roomId: number | undefined, query: string, cursor: Cursor<SearchKey> | undefined, limit: number) =>
+      keysetPage(cursor, limit, async (direction, key, count) => {
+        const at = key === undefined ? undefined : sql`(${key[0]}::timestamptz, ${key[1]}::bigint)`
+        const seek = at === undefined
+          ? undefined
+          : direction === 'n' ? sql`(${messages.createdAt}, ${messages.id}) < ${at}` : sql`(${messages.createdAt}, ${messages.id}) > ${at}`
+        const rows = await db.select({ message: messageColumns, sender, roomName: rooms.name }).from(messages)
+          .innerJoin(roomMembers, and(eq(roomMembers.roomId, messages.roomId), eq(roomMembers.userId, userId)))
+          .innerJoin(rooms, eq(rooms.id, messages.roomId))
+          .innerJoin(users, eq(users.id, messages.senderId))
+          .where(and(sql`${messages.search} @@ ${query}::tsquery`, eq(messages.deleted, false),
+            roomId === undefined ? undefined : eq(messages.roomId, roomId), seek))
+          .orderBy(...(direction === 'n' ? [desc(messages.createdAt), desc(messages.id)] : [asc(messages.createdAt), asc(messages.id)]))
+          .limit(count)
+        return rows.map((row) => toMessage(row.message, row.roomName, toUser(row.sender)))
+      }, (message): SearchKey => [message.created_at, message.id]),
+
     /** Messages with seq > `seq`, oldest first: replays and gap repair. */
     after: (roomId: number, roomName: string, seq: number, limit: number) =>
       seek(roomId, roomName, 'after', seq, limit),
@@ -84,10 +107,20 @@ export function createMessagesRepository (db: Db, writer: MessageWriter) {
         (direction, key, count) => seek(roomId, roomName, direction === 'n' ? 'before' : 'after', key, count),
         (message) => message.seq),
 
-    /** Marks a room read up to `seq` for a member; never moves backwards. */
-    async markRead (roomId: number, userId: number, seq: number): Promise<void> {
-      await db.update(roomMembers).set({ lastReadSeq: sql`greatest(${roomMembers.lastReadSeq}, ${seq}::bigint)` })
+    /**
+     * Moves a member's read position forward to `seq` (at most the room's last seq), by group commit; resolves
+     * after the commit with the new position, or undefined when it did not move.
+     */
+    markRead: reads.mark.bind(reads),
+
+    /** A member's read position now (undefined for a non-member). */
+    async readPosition (roomId: number, userId: number): Promise<number | undefined> {
+      const [row] = await db.select({ seq: roomMembers.lastReadSeq }).from(roomMembers)
         .where(and(eq(roomMembers.roomId, roomId), eq(roomMembers.userId, userId)))
+      return row?.seq
     }
   }
 }
+
+/** A search page's key: a message's created_at and id. */
+export type SearchKey = [string, number]

@@ -11,6 +11,16 @@ export type User = Static<typeof User>
 
 export const UserRef = Type.Ref(User)
 
+/** A member of a room, as the members list shows them. */
+export const Member = Type.Composite([
+  Type.Omit(User, ['$id'] as never),
+  Type.Object({
+    last_read_seq: Type.Integer({ minimum: 0, description: 'Read up to this seq' }),
+    online: Type.Boolean({ description: 'A socket of theirs is open in this room, on any instance' })
+  })
+], { $id: 'Member' })
+export type Member = Static<typeof Member>
+
 export const RegisterBody = Type.Object({
   username: Username,
   password: Password,

@@ -1,8 +1,11 @@
-import { sql } from 'drizzle-orm'
-import { bigint, bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, unique } from 'drizzle-orm/pg-core'
+import { getTableColumns, sql } from 'drizzle-orm'
+import { bigint, bigserial, boolean, customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp, unique } from 'drizzle-orm/pg-core'
 import { messageTypes, type Reaction, type ReplyTo } from '../../schemas/messages.js'
 import { rooms } from './rooms.js'
 import { users } from './users.js'
+
+/** Full-text search: the words of the text (src/chat/message-text.ts `searchWords`), null for a tombstone. */
+const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' })
 
 export const messages = pgTable('messages', {
   // number mode: ids are JSON numbers in the API, and 2^53 messages is far away
@@ -25,7 +28,8 @@ export const messages = pgTable('messages', {
   replyTo: jsonb().$type<ReplyTo>(),
   /** One entry per emoji, as shown (the first 50 users); `message_reactions` holds every reaction. */
   reactions: jsonb().$type<Reaction[]>().notNull().default([]),
-  mentions: integer().array().notNull().default(sql`'{}'::integer[]`)
+  mentions: integer().array().notNull().default(sql`'{}'::integer[]`),
+  search: tsvector()
 }, (table) => [
   // (room_id, seq) is the history index: keyset pages and replays seek on it
   unique().on(table.roomId, table.seq),
@@ -33,7 +37,24 @@ export const messages = pgTable('messages', {
   unique().on(table.roomId, table.rev),
   unique().on(table.roomId, table.senderId, table.clientId),
   index().on(table.senderId),
-  index().on(table.replyToId).where(sql`${table.replyToId} is not null`)
+  index().on(table.replyToId).where(sql`${table.replyToId} is not null`),
+  // unread counts leave out the deleted messages after a read position: a seek on the few deleted ones
+  index('messages_deleted_idx').on(table.roomId, table.seq).where(sql`${table.deleted}`),
+  index('messages_search_idx').using('gin', table.search)
+])
+
+/**
+ * Who each message mentions, while it is not deleted: a member's unread mentions are a seek on
+ * (room_id, user_id, seq > last_read_seq), not a count over the room's history.
+ */
+export const messageMentions = pgTable('message_mentions', {
+  roomId: integer().notNull(),
+  userId: integer().notNull().references(() => users.id, { onDelete: 'cascade' }),
+  seq: bigint({ mode: 'number' }).notNull(),
+  messageId: bigint({ mode: 'number' }).notNull().references(() => messages.id, { onDelete: 'cascade' })
+}, (table) => [
+  primaryKey({ columns: [table.roomId, table.userId, table.seq] }),
+  index().on(table.messageId)
 ])
 
 /** Every reaction, in the order they were made (`id`): who reacted with what. */
@@ -47,4 +68,8 @@ export const messageReactions = pgTable('message_reactions', {
   index().on(table.messageId, table.emoji, table.id)
 ])
 
-export type MessageRow = typeof messages.$inferSelect
+/** A message's columns as read back: all but its search words, which only the search index uses. */
+const { search: _search, ...shownColumns } = getTableColumns(messages)
+export const messageColumns = shownColumns
+
+export type MessageRow = Omit<typeof messages.$inferSelect, 'search'>

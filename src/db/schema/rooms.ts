@@ -1,4 +1,4 @@
-import { bigint, boolean, index, integer, pgTable, primaryKey, serial, text, timestamp } from 'drizzle-orm/pg-core'
+import { bigint, boolean, index, integer, pgTable, primaryKey, serial, text, timestamp, unique } from 'drizzle-orm/pg-core'
 import { users } from './users.js'
 
 export const rooms = pgTable('rooms', {
@@ -12,9 +12,15 @@ export const rooms = pgTable('rooms', {
   lastSeq: bigint({ mode: 'number' }).notNull().default(0),
   /** The last rev handed out: every change to the room's messages takes the next one, under this row's lock. */
   lastRev: bigint({ mode: 'number' }).notNull().default(0),
+  /** A direct room's two members, the lower id first; both null for every other room. */
+  directLow: integer().references(() => users.id, { onDelete: 'cascade' }),
+  directHigh: integer().references(() => users.id, { onDelete: 'cascade' }),
   createdAt: timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow(),
   updatedAt: timestamp({ withTimezone: true, precision: 3 }).notNull().defaultNow()
-})
+}, (table) => [
+  // One direct room per pair, even when both ask at once on different instances.
+  unique('rooms_direct_pair_unique').on(table.directLow, table.directHigh)
+])
 
 /** A room's row as stored. */
 export type RoomRow = typeof rooms.$inferSelect

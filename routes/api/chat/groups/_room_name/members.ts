@@ -1,13 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { toUser } from '../../../../../src/db/mappers.js'
-import { conflict, notFound } from '../../../../../src/lib/http-error.js'
+import { conflict, HttpError, notFound } from '../../../../../src/lib/http-error.js'
 import { RoomName, Username } from '../../../../../src/schemas/common.js'
 import { errors } from '../../../../../src/schemas/errors.js'
-import { UserRef, UsernameBody } from '../../../../../src/schemas/users.js'
+import { Member, UserRef, UsernameBody } from '../../../../../src/schemas/users.js'
 
 const members: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { roomsRepository, usersRepository, removeMember, requireMember, requireManager } = fastify
+  const { broker, roomsRepository, usersRepository, removeMember, requireMember, requireManager, refuseDirect } = fastify
   const tags = ['members']
   const security = [{ Token: [] }]
 
@@ -16,13 +16,18 @@ const members: FastifyPluginAsyncTypebox = async (fastify) => {
       tags,
       security,
       operationId: 'listGroupMembers',
-      summary: 'The members of a room (members only)',
+      summary: 'The members of a room (members only), each with their read position and whether they are online',
       params: Type.Object({ room_name: RoomName }),
-      response: { 200: Type.Array(UserRef), ...errors(400, 401, 403, 404, 429, 500, 503) }
+      response: { 200: Type.Array(Type.Ref(Member)), ...errors(400, 401, 403, 404, 429, 500, 503) }
     },
     preHandler: requireMember
   }, async (request) => {
-    return (await roomsRepository.members(request.room.id)).map(toUser)
+    const members = await roomsRepository.members(request.room.id)
+    const online = await broker.online(request.room.id, members.map((member) => member.id)).catch((error: unknown) => {
+      request.log.warn({ err: error }, 'presence lookup failed')
+      throw new HttpError(503, 'unavailable', 'Presence is unavailable (the broker is down). Retry later.')
+    })
+    return members.map((member) => ({ ...toUser(member), last_read_seq: member.lastReadSeq, online: online.has(member.id) }))
   })
 
   fastify.post('/members/', {
@@ -35,7 +40,7 @@ const members: FastifyPluginAsyncTypebox = async (fastify) => {
       body: UsernameBody,
       response: { 201: UserRef, ...errors(400, 401, 403, 404, 409, 413, 429, 500, 503) }
     },
-    preHandler: requireManager
+    preHandler: [refuseDirect, requireManager]
   }, async (request, reply) => {
     const user = await usersRepository.findByUsername(request.body.username)
     if (user === undefined) throw notFound('No user with that username.')
@@ -51,7 +56,8 @@ const members: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'Remove a member (owner or staff), or yourself; their live sockets in the room close with 4403',
       params: Type.Object({ room_name: RoomName, username: Username }),
       response: { 204: Type.Null({ description: 'Removed' }), ...errors(400, 401, 403, 404, 413, 429, 500, 503) }
-    }
+    },
+    preHandler: refuseDirect
   }, async (request, reply) => {
     const { username } = request.params
     if (username !== request.user.username) await requireManager(request)

@@ -8,7 +8,7 @@ import { errors } from '../../../../../src/schemas/errors.js'
 import { Room, UpdateRoomBody } from '../../../../../src/schemas/rooms.js'
 
 const room: FastifyPluginAsyncTypebox = async (fastify) => {
-  const { roomsRepository, chatHub, requireManager } = fastify
+  const { roomsRepository, chatHub, requireManager, refuseDirect } = fastify
   const tags = ['rooms']
   const security = [{ Token: [] }]
   const NoContent = Type.Null({ description: 'Done' })
@@ -22,7 +22,7 @@ const room: FastifyPluginAsyncTypebox = async (fastify) => {
       params: RoomParams,
       response: { 200: Type.Ref(Room), ...errors(400, 401, 404, 429, 500, 503) }
     }
-  }, async (request) => toRoom(await roomsRepository.byId(request.room.id)))
+  }, async (request) => toRoom(await roomsRepository.byId(request.room.id, request.user.id)))
 
   fastify.patch('/', {
     schema: {
@@ -34,10 +34,10 @@ const room: FastifyPluginAsyncTypebox = async (fastify) => {
       body: UpdateRoomBody,
       response: { 200: Type.Ref(Room), ...errors(400, 401, 403, 404, 413, 429, 500, 503) }
     },
-    preHandler: requireManager
+    preHandler: [refuseDirect, requireManager]
   }, async (request) => {
     const { description, room_avatar: roomAvatar, is_private: isPrivate } = request.body
-    return toRoom(await roomsRepository.update(request.room.id, { description, roomAvatar, isPrivate }))
+    return toRoom(await roomsRepository.update(request.room.id, request.user.id, { description, roomAvatar, isPrivate }))
   })
 
   fastify.delete('/', {
@@ -45,7 +45,7 @@ const room: FastifyPluginAsyncTypebox = async (fastify) => {
       tags,
       security,
       operationId: 'deleteGroup',
-      summary: 'Delete a room and its history (owner or staff); its live sockets close with 4404',
+      summary: 'Delete a room and its history (owner or staff; either member of a direct room); its live sockets close with 4404',
       params: RoomParams,
       response: { 204: NoContent, ...errors(400, 401, 403, 404, 413, 429, 500, 503) }
     },
@@ -71,7 +71,7 @@ const room: FastifyPluginAsyncTypebox = async (fastify) => {
       if (request.room.isPrivate) throw permissionDenied('This room is private: ask its owner to add you.')
       await roomsRepository.addMember(request.room.id, request.user.id)
     }
-    return toRoom(await roomsRepository.byId(request.room.id))
+    return toRoom(await roomsRepository.byId(request.room.id, request.user.id))
   })
 
   fastify.post('/leave/', {
@@ -79,10 +79,11 @@ const room: FastifyPluginAsyncTypebox = async (fastify) => {
       tags,
       security,
       operationId: 'leaveGroup',
-      summary: "Leave a room; the caller's live sockets in it close with 4403",
+      summary: "Leave a room (not a direct one: 403); the caller's live sockets in it close with 4403",
       params: RoomParams,
-      response: { 204: NoContent, ...errors(400, 401, 404, 413, 429, 500, 503) }
-    }
+      response: { 204: NoContent, ...errors(400, 401, 403, 404, 413, 429, 500, 503) }
+    },
+    preHandler: refuseDirect
   }, async (request, reply) => {
     await fastify.removeMember(request.room.id, request.user.id)
     return reply.code(204).send(null)

@@ -1,0 +1,79 @@
+import type { Database } from './client.js'
+import { isRetryable } from '../lib/db-errors.js'
+
+interface Pending {
+  roomId: number
+  userId: number
+  seq: number
+  waiting: Array<{ resolve: (seq: number | undefined) => void, reject: (error: unknown) => void }>
+}
+
+const MAX_ATTEMPTS = 3
+
+/**
+ * Read positions, by group commit: a member reading every message of a busy room sends a `read` frame per message,
+ * and a hundred of them would be thousands of transactions a second. Marks that arrive while a statement is in
+ * flight wait and go together in the next one; marks of the same member in the same room become one, the highest.
+ * A position moves forward only, and never beyond the room's last seq.
+ */
+export class ReadWriter {
+  private pending = new Map<string, Pending>()
+  private flushing: Promise<void> | undefined
+
+  constructor (private readonly database: Pick<Database, 'query'>) {}
+
+  /** Resolves after the commit with the position after the move, or undefined when it did not move. */
+  mark (roomId: number, userId: number, seq: number): Promise<number | undefined> {
+    return new Promise((resolve, reject) => {
+      const key = `${roomId}:${userId}`
+      let entry = this.pending.get(key)
+      if (entry === undefined) this.pending.set(key, entry = { roomId, userId, seq, waiting: [] })
+      entry.seq = Math.max(entry.seq, seq)
+      entry.waiting.push({ resolve, reject })
+      this.flushing ??= this.drain()
+    })
+  }
+
+  /** Resolves once every mark queued so far has been settled. */
+  async idle (): Promise<void> {
+    while (this.flushing !== undefined) await this.flushing
+  }
+
+  private async drain (): Promise<void> {
+    await Promise.resolve()
+    while (this.pending.size > 0) {
+      const batch = [...this.pending.values()]
+      this.pending = new Map()
+      await this.commit(batch)
+    }
+    this.flushing = undefined
+  }
+
+  private async commit (batch: Pending[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const moved = new Map((await this.database.query<{ room_id: number, user_id: number, seq: number }>(MARK_READ,
+          [JSON.stringify(batch.map(({ roomId, userId, seq }) => ({ room_id: roomId, user_id: userId, seq })))]))
+          .map((row) => [`${row.room_id}:${row.user_id}`, Number(row.seq)]))
+        for (const entry of batch) {
+          const seq = moved.get(`${entry.roomId}:${entry.userId}`)
+          for (const { resolve } of entry.waiting) resolve(seq)
+        }
+        return
+      } catch (error) {
+        // Two instances marking the same members in another order can deadlock: one of them tries again.
+        if (attempt < MAX_ATTEMPTS && isRetryable(error)) continue
+        for (const entry of batch) for (const { reject } of entry.waiting) reject(error)
+        return
+      }
+    }
+  }
+}
+
+// Only the rows that move are written and returned. A non-member has no row: nothing happens.
+const MARK_READ = `
+  update room_members rm set last_read_seq = least(d.seq, r.last_seq)
+  from jsonb_to_recordset($1::text::jsonb) as d(room_id int, user_id int, seq bigint)
+  join rooms r on r.id = d.room_id
+  where rm.room_id = d.room_id and rm.user_id = d.user_id and rm.last_read_seq < least(d.seq, r.last_seq)
+  returning rm.room_id, rm.user_id, rm.last_read_seq::float8 as seq`
