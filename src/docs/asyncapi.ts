@@ -1,7 +1,7 @@
 import { Type, type TSchema } from '@sinclair/typebox'
 import { CloseCode } from '../chat/session.js'
 import { ErrorResponse } from '../schemas/errors.js'
-import { ErrorFrame, PingFrame, PongFrame, PresenceEvent, ReadFrame, SendFrame, TypingEvent, TypingFrame } from '../schemas/frames.js'
+import { ErrorFrame, PingFrame, PongFrame, PresenceEvent, ReadEvent, ReadFrame, SendFrame, TypingEvent, TypingFrame } from '../schemas/frames.js'
 import { Message, Reaction, ReplyTo } from '../schemas/messages.js'
 import { RoomName } from '../schemas/common.js'
 import { User } from '../schemas/users.js'
@@ -59,7 +59,8 @@ export const clientFrames = {
     schema: ReadFrame,
     name: 'ReadFrame',
     title: 'Mark read',
-    summary: 'Marks the room read up to `seq` (drives unread counts).',
+    summary: 'Moves your read position forward to `seq` (never back; clamped to the room\'s last seq): it drives ' +
+      'the room\'s `unread_count` and `unread_mentions`, and the room\'s other sockets get a `read` frame.',
     example: { type: 'read', seq: 41 }
   },
   ping: {
@@ -114,6 +115,15 @@ export const serverFrames = {
     summary: 'To the others in the room: a user came online in it (their first socket) or went offline (their last). ' +
       'Ephemeral, not stored.',
     example: { type: 'presence', user, online: true }
+  },
+  read: {
+    schema: ReadEvent,
+    name: 'ReadEvent',
+    title: 'Read position',
+    summary: 'A member read the room up to `seq` (a `read` frame or `POST …/read/`): to every socket in the room but ' +
+      'the one that sent the `read` frame, the reader\'s other devices included. At most one per user and room per ' +
+      'second; the latest position always arrives.',
+    example: { type: 'read', user, seq: 41 }
   },
   pong: {
     schema: PongFrame,

@@ -34,6 +34,11 @@ export const ErrorFrame = Type.Object({
 }, { $id: 'ErrorFrame' })
 
 export const TypingEvent = Type.Object({ type: Type.Literal('typing'), user: Type.Ref(User) }, { $id: 'TypingEvent' })
+export const ReadEvent = Type.Object({
+  type: Type.Literal('read'),
+  user: Type.Ref(User),
+  seq: Type.Integer({ minimum: 0, description: 'Their read position after the move' })
+}, { $id: 'ReadEvent' })
 export const PresenceEvent = Type.Object({
   type: Type.Literal('presence'),
   user: Type.Ref(User),

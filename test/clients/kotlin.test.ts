@@ -203,6 +203,9 @@ async function runAgainst (server: TestServer) {
       mentions: [user.id]
     }, 'Bob\'s reply in its current state: edited, answering the snippet\'s message, mentioning the example\'s user')
     t.match(replay[3], { message: RESUMED_TEXT, sender: { username } })
+    t.ok(lines.includes('Badge while offline: 1 unread, 1 mentioning you'),
+      'the home-screen badge: Bob\'s reply is unread and mentions the example\'s user; its own REST send is read')
+    t.ok(lines.includes('Badge after catching up: 0 unread, 0 mentioning you'), 'its send on resume read everything')
     t.ok(lines.includes('In sync at rev 9: 6 messages, every change once, in rev order'),
       'the program finds the changes feed empty after its rev, and no rev twice or out of order')
 

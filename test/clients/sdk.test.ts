@@ -263,3 +263,54 @@ t.test('0.2 through the generated client: send over REST, one message, edit, rea
     t.equal(stranger.response.status, 403)
     t.equal(stranger.error?.code, 'permission_denied')
   })
+
+t.test('0.2 home screen through the generated client: unread badges, read, a direct room, search', async (t) => {
+  const anonymous = client()
+  const account = async (prefix: string) =>
+    (await anonymous.POST('/api/auth/register/', { body: { username: uniqueName(prefix), password: PASSWORD } })).data!
+  const aliceAccount = await account('alice')
+  const bobAccount = await account('bob')
+  const alice = client(aliceAccount.token)
+  const bob = client(bobAccount.token)
+  const roomName = uniqueName('home')
+  await alice.POST('/api/chat/groups/', { body: { name: roomName } })
+  const path = { room_name: roomName }
+  await bob.POST('/api/chat/groups/{room_name}/join/', { params: { path } })
+  for (const message of [`hi @${bobAccount.user.username}`, 'are you there?']) {
+    await alice.POST('/api/chat/groups/{room_name}/messages/', { params: { path }, body: { message } })
+  }
+
+  // The home screen: each joined room with its badges and last message, newest activity first.
+  const home = await bob.GET('/api/chat/groups/')
+  const homeIsTyped: Equal<NonNullable<typeof home.data>, Array<Schemas['Room']>> = true
+  t.ok(homeIsTyped)
+  const [room] = home.data!
+  t.match(room, { name: roomName, unread_count: 2, unread_mentions: 1, last_read_seq: 0, rev: 2, is_direct: false, peer: null })
+  t.equal(room!.last_message?.message, 'are you there?', 'the last message, typed as a Message')
+
+  // Reading clears the badge; the members list shows the position.
+  const read = await bob.POST('/api/chat/groups/{room_name}/read/', { params: { path }, body: { seq: 2 } })
+  t.equal(read.response.status, 204)
+  t.match((await bob.GET('/api/chat/groups/{room_name}/', { params: { path } })).data, { unread_count: 0, unread_mentions: 0, last_read_seq: 2 })
+  const members = (await alice.GET('/api/chat/groups/{room_name}/members/', { params: { path } })).data!
+  t.match(members.find((m) => m.id === bobAccount.user.id), { last_read_seq: 2, online: false })
+  const badRead = await bob.POST('/api/chat/groups/{room_name}/read/', { params: { path }, body: { seq: -1 } })
+  t.equal(badRead.response.status, 400)
+
+  // A direct room: 201, then the same room with 200.
+  const opened = await alice.POST('/api/chat/direct/', { body: { username: bobAccount.user.username } })
+  t.equal(opened.response.status, 201)
+  t.match(opened.data, { is_direct: true, is_private: true, peer: bobAccount.user })
+  const reopened = await bob.POST('/api/chat/direct/', { body: { username: aliceAccount.user.username } })
+  t.equal(reopened.response.status, 200)
+  t.equal(reopened.data!.id, opened.data!.id)
+
+  // Search, typed as a page of Message.
+  const found = await bob.GET('/api/chat/search/', { params: { query: { q: 'are you', room: roomName } } })
+  const foundIsTyped: Equal<NonNullable<typeof found.data>, Schemas['MessagePage']> = true
+  t.ok(foundIsTyped)
+  t.same(found.data!.results.map((m) => m.message), ['are you there?'])
+  const bad = await bob.GET('/api/chat/search/', { params: { query: { q: '&&' } } })
+  t.equal(bad.response.status, 400)
+  t.match(bad.error, { code: 'validation_error', errors: [{ field: '/q' }] })
+})

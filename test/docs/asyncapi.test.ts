@@ -50,7 +50,7 @@ t.test('every frame of the API has a message and an operation', async (t) => {
   t.same(sent.sort(), ['message', 'ping', 'read', 'typing'], 'client frames: send, typing, read, ping')
   const received = Object.values(document.operations).filter((op: any) => op.action === 'receive')
     .map((op: any) => op.messages[0].$ref.split('/').pop())
-  t.same(received.sort(), ['ErrorFrame', 'MessageFrame', 'MessageUpdatedFrame', 'PongFrame', 'PresenceEvent', 'TypingEvent'])
+  t.same(received.sort(), ['ErrorFrame', 'MessageFrame', 'MessageUpdatedFrame', 'PongFrame', 'PresenceEvent', 'ReadEvent', 'TypingEvent'])
   t.same(document.components.schemas.ErrorFrame.properties.code.anyOf.map((c: any) => c.const),
     ['invalid_json', 'validation_error', 'throttled', 'unavailable'], 'every socket error code')
   t.same(Object.keys(channel.bindings.ws.query.properties), ['token', 'last_seq', 'last_rev'], 'token, last_seq and last_rev in the query')

@@ -37,7 +37,8 @@ const statusesByRoute: Record<string, number[]> = {
   'post /api/chat/groups/{room_name}/members/': [201, 400, 401, 403, 404, 409, 413, 429, 500, 503],
   'delete /api/chat/groups/{room_name}/members/{username}/': [204, 400, 401, 403, 404, 413, 429, 500, 503],
   'post /api/chat/groups/{room_name}/join/': [200, 400, 401, 403, 404, 413, 429, 500, 503],
-  'post /api/chat/groups/{room_name}/leave/': [204, 400, 401, 404, 413, 429, 500, 503],
+  'post /api/chat/groups/{room_name}/leave/': [204, 400, 401, 403, 404, 413, 429, 500, 503],
+  'post /api/chat/groups/{room_name}/read/': [204, 400, 401, 403, 404, 413, 429, 500, 503],
   'get /api/chat/groups/{room_name}/messages/': [200, 400, 401, 403, 404, 429, 500, 503],
   'post /api/chat/groups/{room_name}/messages/': [200, 201, 400, 401, 403, 404, 413, 429, 500, 503],
   'get /api/chat/groups/{room_name}/messages/{message_id}/': [200, 400, 401, 403, 404, 429, 500, 503],
@@ -47,6 +48,8 @@ const statusesByRoute: Record<string, number[]> = {
   'delete /api/chat/groups/{room_name}/messages/{message_id}/reactions/{emoji}/': [200, 400, 401, 403, 404, 413, 429, 500, 503],
   'get /api/chat/groups/{room_name}/changes/': [200, 400, 401, 403, 404, 429, 500, 503],
   'get /api/chat/all-groups/': [200, 400, 401, 429, 500, 503],
+  'post /api/chat/direct/': [200, 201, 400, 401, 404, 413, 429, 500, 503],
+  'get /api/chat/search/': [200, 400, 401, 403, 404, 429, 500, 503],
   'get /ws/chat/{room_name}/': [101, 400, 401, 403, 404, 429, 500, 503],
   'get /healthz': [200],
   'get /readyz': [200, 503],
@@ -111,7 +114,7 @@ t.test('every error response is the shared ErrorResponse, described by its codes
 t.test('shared schemas are components that the operations refer to', async (t) => {
   const schemas = document.components?.schemas ?? {}
   t.same(Object.keys(schemas),
-    ['ChangesPage', 'ErrorResponse', 'Message', 'MessagePage', 'Reaction', 'ReplyTo', 'Room', 'RoomListItem', 'RoomPage', 'TokenResponse', 'User'])
+    ['ChangesPage', 'ErrorResponse', 'Member', 'Message', 'MessagePage', 'Reaction', 'ReplyTo', 'Room', 'RoomListItem', 'RoomPage', 'TokenResponse', 'User'])
   const body = (path: string, method: 'get' | 'post', status: string) =>
     (document.paths[path]?.[method]?.responses[status] as OpenAPIV3.ResponseObject).content?.['application/json']?.schema
   t.same(body('/api/chat/groups/{room_name}/messages/', 'get', '200'), { $ref: '#/components/schemas/MessagePage' })
@@ -165,7 +168,8 @@ t.test('the server answers the documented error statuses where the document says
     updateGroup: {},
     addGroupMember: { username: 'nobody_here' },
     sendGroupMessage: { message: 'hi' },
-    editGroupMessage: { message: 'hi' }
+    editGroupMessage: { message: 'hi' },
+    markGroupRead: { seq: 1 }
   }
   const url = (op: Operation, roomName: string) =>
     op.path.replace('{room_name}', roomName).replace('{username}', stranger.user.username)

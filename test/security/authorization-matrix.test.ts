@@ -6,14 +6,15 @@ import { roomMembers, rooms, users } from '../../src/db/schema/index.js'
 import { api, createRoom, openSocket, refusal, register, uniqueName, type Account } from '../helpers/client.js'
 import { startServer } from '../helpers/server.js'
 
-// The authorization matrix of the API (docs/api.md, "Private rooms do not leak"): every route
-// and the socket handshake, for every kind of caller, on a public and a private room, as ONE table below.
-// One server for the file; the limits are raised so that the 217 cells and their fixtures never meet a 429.
+// The authorization matrix of the API (docs/api.md, "Private rooms do not leak", "Direct messages"): every route
+// and the socket handshake, for every kind of caller, on a public, a private and a direct room, as ONE table below.
+// One server for the file; the limits are raised so that the cells and their fixtures never meet a 429.
 const server = await startServer(t, { RATE_LIMIT_AUTH_PER_IP: '100000', RATE_LIMIT_REST_PER_TOKEN: '100000' })
 
 const CALLERS = ['none', 'malformed', 'revoked', 'stranger', 'member', 'owner', 'staff'] as const
 type Caller = typeof CALLERS[number]
-type Privacy = 'public' | 'private'
+/** A direct room is the owner's and the member's (see makeFixture): 'owner' and 'member' are its two members. */
+type Privacy = 'public' | 'private' | 'direct'
 
 /** `<status> <error code>` for a refusal, `<status> <shape>` for a success (see SHAPES), `204` for no content. */
 type Outcome = string
@@ -37,46 +38,74 @@ const MATRIX: Array<[route: RouteName, room: Privacy | null, ...outcomes: Outcom
   ['POST /api/chat/groups/ (the room\'s name)',                 'private',  A401,     F401,      F401,    C409,                 C409,                C409,                C409],
   ['GET /api/chat/groups/',                                     'public',   A401,     F401,      F401,    '200 NotMine',        '200 Mine',          '200 Mine',          '200 NotMine'],
   ['GET /api/chat/groups/',                                     'private',  A401,     F401,      F401,    '200 NotMine',        '200 Mine',          '200 Mine',          '200 NotMine'],
+  ['GET /api/chat/groups/',                                     'direct',   A401,     F401,      F401,    '200 NotMine',        '200 Mine',          '200 Mine',          '200 NotMine'],
   ['GET /api/chat/groups/<room>/',                              'public',   A401,     F401,      F401,    '200 Room',           '200 Room',          '200 Room',          '200 Room'],
   ['GET /api/chat/groups/<room>/',                              'private',  A401,     F401,      F401,    N404,                 '200 Room',          '200 Room',          '200 Room'],
+  ['GET /api/chat/groups/<room>/',                              'direct',   A401,     F401,      F401,    N404,                 '200 Room',          '200 Room',          N404],
   ['PATCH /api/chat/groups/<room>/',                            'public',   A401,     F401,      F401,    P403,                 P403,                '200 Patched',       '200 Patched'],
   ['PATCH /api/chat/groups/<room>/',                            'private',  A401,     F401,      F401,    N404,                 P403,                '200 Patched',       '200 Patched'],
+  ['PATCH /api/chat/groups/<room>/',                            'direct',   A401,     F401,      F401,    N404,                 P403,                P403,                N404],
   ['DELETE /api/chat/groups/<room>/',                           'public',   A401,     F401,      F401,    P403,                 P403,                '204',               '204'],
   ['DELETE /api/chat/groups/<room>/',                           'private',  A401,     F401,      F401,    N404,                 P403,                '204',               '204'],
+  ['DELETE /api/chat/groups/<room>/',                           'direct',   A401,     F401,      F401,    N404,                 '204',               '204',               N404],
   ['GET /api/chat/groups/<room>/members/',                      'public',   A401,     F401,      F401,    P403,                 '200 Members',       '200 Members',       P403],
   ['GET /api/chat/groups/<room>/members/',                      'private',  A401,     F401,      F401,    N404,                 '200 Members',       '200 Members',       P403],
+  ['GET /api/chat/groups/<room>/members/',                      'direct',   A401,     F401,      F401,    N404,                 '200 Members',       '200 Members',       N404],
   ['POST /api/chat/groups/<room>/members/',                     'public',   A401,     F401,      F401,    P403,                 P403,                '201 Added',         '201 Added'],
   ['POST /api/chat/groups/<room>/members/',                     'private',  A401,     F401,      F401,    N404,                 P403,                '201 Added',         '201 Added'],
+  ['POST /api/chat/groups/<room>/members/',                     'direct',   A401,     F401,      F401,    N404,                 P403,                P403,                N404],
   ['DELETE /api/chat/groups/<room>/members/<another member>/',  'public',   A401,     F401,      F401,    P403,                 P403,                '204',               '204'],
   ['DELETE /api/chat/groups/<room>/members/<another member>/',  'private',  A401,     F401,      F401,    N404,                 P403,                '204',               '204'],
+  ['DELETE /api/chat/groups/<room>/members/<another member>/',  'direct',   A401,     F401,      F401,    N404,                 P403,                P403,                N404],
   // Anyone removes themself; someone who is not a member has nothing to remove (404: no such member).
   ['DELETE /api/chat/groups/<room>/members/<self>/',            'public',   A401,     F401,      F401,    N404,                 '204',               '204',               N404],
   ['DELETE /api/chat/groups/<room>/members/<self>/',            'private',  A401,     F401,      F401,    N404,                 '204',               '204',               N404],
+  ['DELETE /api/chat/groups/<room>/members/<self>/',            'direct',   A401,     F401,      F401,    N404,                 P403,                P403,                N404],
   ['POST /api/chat/groups/<room>/join/',                        'public',   A401,     F401,      F401,    '200 Room',           '200 Room',          '200 Room',          '200 Room'],
   ['POST /api/chat/groups/<room>/join/',                        'private',  A401,     F401,      F401,    N404,                 '200 Room',          '200 Room',          P403],
+  ['POST /api/chat/groups/<room>/join/',                        'direct',   A401,     F401,      F401,    N404,                 '200 Room',          '200 Room',          N404],
   ['POST /api/chat/groups/<room>/leave/',                       'public',   A401,     F401,      F401,    '204',                '204',               '204',               '204'],
   ['POST /api/chat/groups/<room>/leave/',                       'private',  A401,     F401,      F401,    N404,                 '204',               '204',               '204'],
+  ['POST /api/chat/groups/<room>/leave/',                       'direct',   A401,     F401,      F401,    N404,                 P403,                P403,                N404],
   ['GET /api/chat/groups/<room>/messages/',                     'public',   A401,     F401,      F401,    P403,                 '200 Messages',      '200 Messages',      P403],
   ['GET /api/chat/groups/<room>/messages/',                     'private',  A401,     F401,      F401,    N404,                 '200 Messages',      '200 Messages',      P403],
+  ['GET /api/chat/groups/<room>/messages/',                     'direct',   A401,     F401,      F401,    N404,                 '200 Messages',      '200 Messages',      N404],
   ['POST /api/chat/groups/<room>/messages/',                    'public',   A401,     F401,      F401,    P403,                 '201 Message',       '201 Message',       P403],
   ['POST /api/chat/groups/<room>/messages/',                    'private',  A401,     F401,      F401,    N404,                 '201 Message',       '201 Message',       P403],
+  ['POST /api/chat/groups/<room>/messages/',                    'direct',   A401,     F401,      F401,    N404,                 '201 Message',       '201 Message',       N404],
   ['GET /api/chat/groups/<room>/messages/<id>/',                'public',   A401,     F401,      F401,    P403,                 '200 Message',       '200 Message',       P403],
   ['GET /api/chat/groups/<room>/messages/<id>/',                'private',  A401,     F401,      F401,    N404,                 '200 Message',       '200 Message',       P403],
+  ['GET /api/chat/groups/<room>/messages/<id>/',                'direct',   A401,     F401,      F401,    N404,                 '200 Message',       '200 Message',       N404],
   // The message is the owner's: only its sender edits it; its sender, the owner or staff (members all) delete it.
   ['PATCH /api/chat/groups/<room>/messages/<id>/',              'public',   A401,     F401,      F401,    P403,                 P403,                '200 Message',       P403],
   ['PATCH /api/chat/groups/<room>/messages/<id>/',              'private',  A401,     F401,      F401,    N404,                 P403,                '200 Message',       P403],
+  ['PATCH /api/chat/groups/<room>/messages/<id>/',              'direct',   A401,     F401,      F401,    N404,                 P403,                '200 Message',       N404],
   ['DELETE /api/chat/groups/<room>/messages/<id>/',             'public',   A401,     F401,      F401,    P403,                 P403,                '204',               P403],
   ['DELETE /api/chat/groups/<room>/messages/<id>/',             'private',  A401,     F401,      F401,    N404,                 P403,                '204',               P403],
+  // A direct room has no owner: the other member may not delete the message.
+  ['DELETE /api/chat/groups/<room>/messages/<id>/',             'direct',   A401,     F401,      F401,    N404,                 P403,                '204',               N404],
   ['PUT /api/chat/groups/<room>/messages/<id>/reactions/<e>/',  'public',   A401,     F401,      F401,    P403,                 '200 Message',       '200 Message',       P403],
   ['PUT /api/chat/groups/<room>/messages/<id>/reactions/<e>/',  'private',  A401,     F401,      F401,    N404,                 '200 Message',       '200 Message',       P403],
+  ['PUT /api/chat/groups/<room>/messages/<id>/reactions/<e>/',  'direct',   A401,     F401,      F401,    N404,                 '200 Message',       '200 Message',       N404],
   ['DELETE /api/chat/groups/<room>/messages/<id>/reactions/<e>/', 'public', A401,     F401,      F401,    P403,                 '200 Message',       '200 Message',       P403],
   ['DELETE /api/chat/groups/<room>/messages/<id>/reactions/<e>/', 'private', A401,    F401,      F401,    N404,                 '200 Message',       '200 Message',       P403],
+  ['DELETE /api/chat/groups/<room>/messages/<id>/reactions/<e>/', 'direct', A401,      F401,      F401,    N404,                 '200 Message',       '200 Message',       N404],
   ['GET /api/chat/groups/<room>/changes/',                      'public',   A401,     F401,      F401,    P403,                 '200 Changes',       '200 Changes',       P403],
   ['GET /api/chat/groups/<room>/changes/',                      'private',  A401,     F401,      F401,    N404,                 '200 Changes',       '200 Changes',       P403],
+  ['GET /api/chat/groups/<room>/changes/',                      'direct',   A401,     F401,      F401,    N404,                 '200 Changes',       '200 Changes',       N404],
+  ['POST /api/chat/groups/<room>/read/',                        'public',   A401,     F401,      F401,    P403,                 '204',               '204',               P403],
+  ['POST /api/chat/groups/<room>/read/',                        'private',  A401,     F401,      F401,    N404,                 '204',               '204',               P403],
+  ['POST /api/chat/groups/<room>/read/',                        'direct',   A401,     F401,      F401,    N404,                 '204',               '204',               N404],
+  ['GET /api/chat/search/?room=<room>',                         'public',   A401,     F401,      F401,    P403,                 '200 Found',         '200 Found',         P403],
+  ['GET /api/chat/search/?room=<room>',                         'private',  A401,     F401,      F401,    N404,                 '200 Found',         '200 Found',         P403],
+  ['GET /api/chat/search/?room=<room>',                         'direct',   A401,     F401,      F401,    N404,                 '200 Found',         '200 Found',         N404],
+  ['POST /api/chat/direct/',                                    null,       A401,     F401,      F401,    '201 Direct',         '201 Direct',        '201 Direct',        '201 Direct'],
   ['GET /api/chat/all-groups/?search=<room>',                   'public',   A401,     F401,      F401,    '200 ListedVisitor',  '200 ListedMember',  '200 ListedMember',  '200 ListedVisitor'],
   ['GET /api/chat/all-groups/?search=<room>',                   'private',  A401,     F401,      F401,    '200 Unlisted',       '200 ListedMember',  '200 ListedMember',  '200 ListedVisitor'],
+  ['GET /api/chat/all-groups/?search=<room>',                   'direct',   A401,     F401,      F401,    '200 Unlisted',       '200 ListedMember',  '200 ListedMember',  '200 Unlisted'],
   ['WS /ws/chat/<room>/',                                       'public',   A401,     F401,      F401,    P403,                 '101 Open',          '101 Open',          P403],
   ['WS /ws/chat/<room>/',                                       'private',  A401,     F401,      F401,    N404,                 '101 Open',          '101 Open',          P403],
+  ['WS /ws/chat/<room>/',                                       'direct',   A401,     F401,      F401,    N404,                 '101 Open',          '101 Open',          N404],
 ]
 
 // ---- fixtures --------------------------------------------------------------------------------------------------
@@ -131,6 +160,13 @@ const cast = await makeCast()
  * depends on what another did; a room changes no user, so the cast is shared.
  */
 async function makeFixture (privacy: Privacy): Promise<Fixture> {
+  if (privacy === 'direct') {
+    // One direct room per pair: each fixture is a new pair, in the owner's and the member's places.
+    const [owner, member] = await Promise.all([register(server.url, uniqueName('mx'), PASSWORD), register(server.url, uniqueName('mx'), PASSWORD)])
+    const room = await expectStatus('direct', api(server.url, 'POST', '/api/chat/direct/',
+      { token: owner!.token, body: { username: member!.user.username } }), 201) as { id: number, name: string }
+    return { ...cast, owner: owner!, member: member!, privacy, room: { id: room.id, name: room.name } }
+  }
   const room = await createRoom(server.url, cast.owner.token, { is_private: privacy === 'private' })
   await Promise.all([cast.member, cast.other].map((account) => expectStatus('add member', api(server.url, 'POST',
     `/api/chat/groups/${room.name}/members/`, { token: cast.owner.token, body: { username: account.user.username } }), 201)))
@@ -149,7 +185,11 @@ async function sharedFixture (privacy: Privacy): Promise<Fixture> {
   return { ...fixture, seeded, seededId: stored.id }
 }
 
-const shared: Record<Privacy, Fixture> = { public: await sharedFixture('public'), private: await sharedFixture('private') }
+const shared: Record<Privacy, Fixture> = {
+  public: await sharedFixture('public'),
+  private: await sharedFixture('private'),
+  direct: await sharedFixture('direct')
+}
 
 /**
  * The token a caller sends. `fresh`: a new token of the caller's own (logout revokes the one it is sent with,
@@ -256,6 +296,13 @@ const ROUTES = {
     writes: true
   },
   'GET /api/chat/groups/<room>/changes/': { request: (_f, _caller, name) => ({ method: 'GET', ...group(name, 'changes/') }) },
+  'POST /api/chat/groups/<room>/read/': { request: (_f, _caller, name) => ({ method: 'POST', ...group(name, 'read/'), body: { seq: 1 } }) },
+  'GET /api/chat/search/?room=<room>': {
+    request: (f, _caller, name) => ({ method: 'GET', path: `/api/chat/search/?q=${f.seeded}&room=${name}` })
+  },
+  'POST /api/chat/direct/': {
+    request: (f) => ({ method: 'POST', path: '/api/chat/direct/', body: { username: f.outsider.user.username } })
+  },
   'GET /api/chat/all-groups/?search=<room>': {
     request: (_f, _caller, name) => ({ method: 'GET', path: `/api/chat/all-groups/?search=${name}` })
   },
@@ -266,7 +313,9 @@ type RouteName = keyof typeof ROUTES
 // ---- what a success looks like ---------------------------------------------------------------------------------
 
 const USER_KEYS = ['first_name', 'id', 'last_name', 'username']
-const ROOM_KEYS = ['created_at', 'description', 'id', 'is_private', 'members_count', 'name', 'room_avatar', 'updated_at']
+const ROOM_KEYS = ['created_at', 'description', 'id', 'is_direct', 'is_private', 'last_message', 'last_read_seq', 'members_count',
+  'name', 'peer', 'rev', 'room_avatar', 'unread_count', 'unread_mentions', 'updated_at']
+const MEMBER_KEYS = [...USER_KEYS, 'last_read_seq', 'online'].sort()
 const MESSAGE_KEYS = ['client_id', 'created_at', 'deleted', 'edited_at', 'id', 'mentions', 'message', 'message_type', 'reactions', 'reply_to', 'rev', 'room', 'sender', 'seq']
 const PAGE_KEYS = ['next', 'previous', 'results']
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/
@@ -277,7 +326,8 @@ function isRoom (t: Test, body: any, f: Fixture) {
   t.same(Object.keys(body ?? {}).sort(), ROOM_KEYS, 'exactly the Room fields')
   t.equal(body?.id, f.room.id, 'the room')
   t.equal(body?.name, f.room.name)
-  t.equal(body?.is_private, f.privacy === 'private')
+  t.equal(body?.is_private, f.privacy !== 'public')
+  t.equal(body?.is_direct, f.privacy === 'direct')
   t.match(body?.updated_at, ISO_UTC, 'updated_at is ISO-8601 UTC')
 }
 
@@ -313,9 +363,10 @@ const SHAPES: Record<string, (t: Test, cell: Cell) => unknown> = {
   },
   Members: (t, { f, body }) => {
     t.ok(Array.isArray(body), 'a plain array')
-    for (const user of body ?? []) t.same(Object.keys(user).sort(), USER_KEYS, 'exactly the User fields')
+    for (const user of body ?? []) t.same(Object.keys(user).sort(), MEMBER_KEYS, 'exactly the Member fields')
+    const expected = f.privacy === 'direct' ? [f.owner, f.member] : [f.owner, f.member, f.other]
     t.same((body ?? []).map((user: { id: number }) => user.id).sort((a: number, b: number) => a - b),
-      [f.owner, f.member, f.other].map((a) => a.user.id).sort((a, b) => a - b), 'the owner and the two members')
+      expected.map((a) => a.user.id).sort((a, b) => a - b), 'the owner and the members')
   },
   Added: (t, { f, body }) => t.same(body, f.outsider.user, 'the added user, exactly the User fields'),
   Mine: (t, cell) => isJoinedList(t, cell, true),
@@ -334,6 +385,14 @@ const SHAPES: Record<string, (t: Test, cell: Cell) => unknown> = {
   Message: (t, { f, body }) => {
     t.same(Object.keys(body ?? {}).sort(), MESSAGE_KEYS, 'exactly the Message fields')
     t.equal(body?.room, f.room.name, 'a message of the room')
+  },
+  Found: (t, { f, body }) => {
+    t.same(Object.keys(body ?? {}).sort(), PAGE_KEYS, 'a page')
+    t.same(body?.results?.map((m: { id: number }) => m.id), [f.seededId], 'the one message with those words')
+  },
+  Direct: (t, { f, body }) => {
+    t.same(Object.keys(body ?? {}).sort(), ROOM_KEYS, 'exactly the Room fields')
+    t.match(body, { is_direct: true, is_private: true, members_count: 2, peer: f.outsider.user })
   },
   Changes: (t, { f, body }) => {
     t.same(Object.keys(body ?? {}).sort(), ['has_more', 'results', 'rev'], 'a changes page')
@@ -448,7 +507,7 @@ async function runCell (t: Test, route: Route, privacy: Privacy | null, caller: 
   }
 
   // Private rooms must not leak: the stranger's 404 is, byte for byte, the 404 for a name never created.
-  if (privacy === 'private' && caller === 'stranger' && expected.status === 404) {
+  if (privacy !== 'public' && privacy !== null && caller === 'stranger' && expected.status === 404) {
     const never = route.request(f, caller, uniqueName('never'))
     const [hidden, absent] = 'socket' in request && 'socket' in never
       ? [await refusedHandshake(request.socket, token), await refusedHandshake(never.socket, token)]

@@ -69,6 +69,15 @@ fun editMessage(client: OkHttpClient, base: String, token: String, room: String,
     call(client, authorized(token, "$base/api/chat/groups/$room/messages/$id/")
         .patch(RequestBody.create(JSON, """{"message": ${jsonString(text)}}""")).build(), "editing message $id")
 
+/**
+ * GET groups/<room>/: the room as this user sees it. Its `unread_count` and `unread_mentions` are the badges of a
+ * home screen (GET groups/ lists every joined room so, newest activity first).
+ */
+fun badge(client: OkHttpClient, base: String, token: String, room: String): String {
+    val body = call(client, authorized(token, "$base/api/chat/groups/$room/").build(), "reading the room")
+    return "${longField(body, "unread_count")} unread, ${longField(body, "unread_mentions")} mentioning you"
+}
+
 /** GET changes/?since=<rev>: what changed after `since`, and the room's rev. */
 fun changesSince(client: OkHttpClient, base: String, token: String, room: String, since: Long): String =
     call(client, authorized(token, "$base/api/chat/groups/$room/changes/?since=$since").build(), "reading changes")
@@ -127,10 +136,14 @@ fun sync(client: OkHttpClient, options: Options, base: String, token: String, ws
         println("Waiting for a line on standard input before reconnecting")
         readLine()
     }
+    // Others may have written meanwhile: our REST send read everything before it, the rest is unread.
+    println("Badge while offline: ${badge(client, base, token, options.room)}")
 
     val resumed = reconnect(client, "$wsUrl&last_rev=$offlineRev", "last_rev=$offlineRev", sendFrame(RESUMED_TEXT),
         null, store, options.timeoutMs)
     resumed.second.awaitMessage(RESUMED_TEXT, options.timeoutMs)
+    // Sending moved our read position to our message: everything before it is read.
+    println("Badge after catching up: ${badge(client, base, token, options.room)}")
     resumed.first.close(1000, "done")
     println("Socket ended: ${reconnectAdvice(resumed.second.awaitEnd(options.timeoutMs)).second}")
 

@@ -86,6 +86,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/chat/direct/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The direct room of the caller and another user: 201 when made now, 200 when it exists
+         * @description A private room of exactly these two, with a name the server picks and `is_direct: true`. The same pair always gets the same room, even when both ask at once on different instances.
+         */
+        post: operations["openDirectRoom"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/chat/groups/": {
         parameters: {
             query?: never;
@@ -115,7 +135,7 @@ export interface paths {
         get: operations["getGroup"];
         put?: never;
         post?: never;
-        /** Delete a room and its history (owner or staff); its live sockets close with 4404 */
+        /** Delete a room and its history (owner or staff; either member of a direct room); its live sockets close with 4404 */
         delete: operations["deleteGroup"];
         options?: never;
         head?: never;
@@ -166,7 +186,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Leave a room; the caller's live sockets in it close with 4403 */
+        /** Leave a room (not a direct one: 403); the caller's live sockets in it close with 4403 */
         post: operations["leaveGroup"];
         delete?: never;
         options?: never;
@@ -181,7 +201,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The members of a room (members only) */
+        /** The members of a room (members only), each with their read position and whether they are online */
         get: operations["listGroupMembers"];
         put?: never;
         /** Add a user to a room (owner or staff): the way into a private room */
@@ -259,6 +279,46 @@ export interface paths {
         post?: never;
         /** Take back the caller's reaction (none: no change) */
         delete: operations["removeReaction"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/chat/groups/{room_name}/read/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Move the caller's read position forward (never back; clamped to the room's last seq)
+         * @description Committed before the answer. Every socket in the room, the caller's own included, then gets a `read` frame (at most one per user and room per second; the latest position always arrives).
+         */
+        post: operations["markGroupRead"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/chat/search/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Messages of the rooms the caller is in whose text has every word of `q`, newest first
+         * @description A word is a run of letters and digits (any script), matched whole and case-insensitively; the last word of `q` also as a prefix. Anything else in `q` (`&`, `|`, `!`, quotes...) only separates words. Deleted messages never match. `room` narrows to one room, and answers as the room routes do (403, 404).
+         */
+        get: operations["searchMessages"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -357,6 +417,16 @@ export interface components {
             }[];
             request_id?: string;
         };
+        Member: {
+            id: number;
+            username: string;
+            first_name: string;
+            last_name: string;
+            /** @description Read up to this seq */
+            last_read_seq: number;
+            /** @description A socket of theirs is open in this room, on any instance */
+            online: boolean;
+        };
         /**
          * @example {
          *       "id": 42,
@@ -452,6 +522,47 @@ export interface components {
             /** @description The first 200 characters of its text when the reply was sent; "" once it is deleted */
             excerpt: string;
         };
+        /**
+         * @example {
+         *       "id": 3,
+         *       "name": "2nd_year",
+         *       "description": "Room for second-year students",
+         *       "room_avatar": null,
+         *       "is_private": false,
+         *       "created_at": "2025-02-13T09:00:00.000Z",
+         *       "updated_at": "2025-02-13T09:00:00.000Z",
+         *       "members_count": 24,
+         *       "unread_count": 5,
+         *       "unread_mentions": 1,
+         *       "last_read_seq": 12,
+         *       "last_message": {
+         *         "id": 42,
+         *         "room": "2nd_year",
+         *         "seq": 17,
+         *         "message": "@anagh agreed, see you at 10",
+         *         "message_type": "text",
+         *         "sender": {
+         *           "id": 2,
+         *           "username": "priya",
+         *           "first_name": "Priya",
+         *           "last_name": ""
+         *         },
+         *         "created_at": "2025-02-13T10:00:00.000Z",
+         *         "client_id": null,
+         *         "rev": 23,
+         *         "edited_at": null,
+         *         "deleted": false,
+         *         "reply_to": null,
+         *         "reactions": [],
+         *         "mentions": [
+         *           1
+         *         ]
+         *       },
+         *       "rev": 23,
+         *       "is_direct": false,
+         *       "peer": null
+         *     }
+         */
         Room: {
             id: number;
             name: string;
@@ -469,6 +580,20 @@ export interface components {
              */
             updated_at: string;
             members_count: number;
+            /** @description Messages after the caller's read position, not sent by the caller, not deleted; null for a non-member */
+            unread_count: number | null;
+            /** @description Of the unread messages, those that mention the caller; null for a non-member */
+            unread_mentions: number | null;
+            /** @description The caller's read position (a seq); null for a non-member */
+            last_read_seq: number | null;
+            /** @description The newest message that is not deleted; null when there is none, or the room is private and the caller not in it */
+            last_message: components["schemas"]["Message"] | null;
+            /** @description The room's latest rev */
+            rev: number;
+            /** @description A direct room of exactly two people (POST /api/chat/direct/) */
+            is_direct: boolean;
+            /** @description In a direct room, the other member; else null */
+            peer: components["schemas"]["User"] | null;
         };
         RoomListItem: {
             id: number;
@@ -487,6 +612,20 @@ export interface components {
              */
             updated_at: string;
             members_count: number;
+            /** @description Messages after the caller's read position, not sent by the caller, not deleted; null for a non-member */
+            unread_count: number | null;
+            /** @description Of the unread messages, those that mention the caller; null for a non-member */
+            unread_mentions: number | null;
+            /** @description The caller's read position (a seq); null for a non-member */
+            last_read_seq: number | null;
+            /** @description The newest message that is not deleted; null when there is none, or the room is private and the caller not in it */
+            last_message: components["schemas"]["Message"] | null;
+            /** @description The room's latest rev */
+            rev: number;
+            /** @description A direct room of exactly two people (POST /api/chat/direct/) */
+            is_direct: boolean;
+            /** @description In a direct room, the other member; else null */
+            peer: components["schemas"]["User"] | null;
             is_member: boolean;
         };
         RoomPage: {
@@ -851,6 +990,106 @@ export interface operations {
             };
             /** @description `not_authenticated` (no credentials) or `authentication_failed` (unknown or revoked token; wrong password) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `throttled`: rate limit hit; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `server_error`: a bug; quote `request_id`, which finds it in the log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `unavailable`: the database or the broker is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    openDirectRoom: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    username: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Room"];
+                };
+            };
+            /** @description Created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Room"];
+                };
+            };
+            /** @description `validation_error` (body, query or path fails its schema; `errors` lists each field) or `invalid_cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `not_authenticated` (no credentials) or `authentication_failed` (unknown or revoked token; wrong password) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `not_found`: no such room or user; a private room the caller is not in answers the same */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1541,6 +1780,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description `permission_denied`: authenticated, not allowed (not a member, not the owner, private room) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description `not_found`: no such room or user; a private room the caller is not in answers the same */
             404: {
                 headers: {
@@ -1607,7 +1855,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["User"][];
+                    "application/json": components["schemas"]["Member"][];
                 };
             };
             /** @description `validation_error` (body, query or path fails its schema; `errors` lists each field) or `invalid_cursor` */
@@ -2532,6 +2780,198 @@ export interface operations {
             };
             /** @description `payload_too_large`: the body is over the limit */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `throttled`: rate limit hit; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `server_error`: a bug; quote `request_id`, which finds it in the log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `unavailable`: the database or the broker is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    markGroupRead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                room_name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Read up to this seq (clamped to the room's last) */
+                    seq: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Done (also when the position did not move) */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `validation_error` (body, query or path fails its schema; `errors` lists each field) or `invalid_cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `not_authenticated` (no credentials) or `authentication_failed` (unknown or revoked token; wrong password) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `permission_denied`: authenticated, not allowed (not a member, not the owner, private room) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `not_found`: no such room or user; a private room the caller is not in answers the same */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `throttled`: rate limit hit; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `server_error`: a bug; quote `request_id`, which finds it in the log */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `unavailable`: the database or the broker is down; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    searchMessages: {
+        parameters: {
+            query: {
+                /** @description Words: each must appear in the text, the last one also as a prefix */
+                q: string;
+                room?: string;
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessagePage"];
+                };
+            };
+            /** @description `validation_error` (body, query or path fails its schema; `errors` lists each field) or `invalid_cursor` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `not_authenticated` (no credentials) or `authentication_failed` (unknown or revoked token; wrong password) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `permission_denied`: authenticated, not allowed (not a member, not the owner, private room) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description `not_found`: no such room or user; a private room the caller is not in answers the same */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -10,8 +10,8 @@ const server = await startServer(t)
 
 // The assertions a helper needs; a subtest's `t` has them (it is not the root TAP type).
 
-const ITEM_KEYS = ['created_at', 'description', 'id', 'is_member', 'is_private', 'members_count', 'name', 'room_avatar',
-  'updated_at']
+const ITEM_KEYS = ['created_at', 'description', 'id', 'is_direct', 'is_member', 'is_private', 'last_message', 'last_read_seq',
+  'members_count', 'name', 'peer', 'rev', 'room_avatar', 'unread_count', 'unread_mentions', 'updated_at']
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/
 
 /** GET all-groups with these query parameters; `path` lets a test follow a `next`/`previous` URL as given. */

@@ -10,7 +10,9 @@ const server = await startServer(t)
 
 // The assertions a helper needs; a subtest's `t` has them (it is not the root TAP type).
 
-const ROOM_KEYS = ['created_at', 'description', 'id', 'is_private', 'members_count', 'name', 'room_avatar', 'updated_at']
+// 0.1's fields, and 0.2's read state, last message, rev and direct-room fields.
+const ROOM_KEYS = ['created_at', 'description', 'id', 'is_direct', 'is_private', 'last_message', 'last_read_seq', 'members_count',
+  'name', 'peer', 'rev', 'room_avatar', 'unread_count', 'unread_mentions', 'updated_at']
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/
 
 const call = (method: string, path: string, token?: string, body?: unknown) =>

@@ -25,7 +25,7 @@ const ids = (...accounts: Account[]) => accounts.map((a) => a.user.id).sort((a, 
 const add = (room: string, token: string, username: string) => call('POST', members(room), token, { username })
 const remove = (room: string, token: string, username: string) => call('DELETE', members(room, `${username}/`), token)
 
-t.test('a member gets 200 with the members as User objects', async (t) => {
+t.test('a member gets 200 with the members as User objects, each with last_read_seq and online', async (t) => {
   const owner = await register(server.url)
   const member = await register(server.url)
   const room = await createRoom(server.url, owner.token)
@@ -33,10 +33,12 @@ t.test('a member gets 200 with the members as User objects', async (t) => {
   const response = await call('GET', members(room.name), member.token)
   t.equal(response.status, 200)
   t.ok(Array.isArray(response.body), 'a plain array')
-  for (const user of response.body) t.same(Object.keys(user).sort(), USER_KEYS, 'exactly the User fields')
+  for (const user of response.body) {
+    t.same(Object.keys(user).sort(), [...USER_KEYS, 'last_read_seq', 'online'].sort(), 'exactly the Member fields')
+  }
   const byId = new Map(response.body.map((u: { id: number }) => [u.id, u]))
-  t.same(byId.get(owner.user.id), owner.user, 'the owner, as registered')
-  t.same(byId.get(member.user.id), member.user, 'the member, as registered')
+  t.same(byId.get(owner.user.id), { ...owner.user, last_read_seq: 0, online: false }, 'the owner, as registered')
+  t.same(byId.get(member.user.id), { ...member.user, last_read_seq: 0, online: false }, 'the member, as registered')
   t.equal(response.body.length, 2, 'nobody else')
 })
 

@@ -315,14 +315,15 @@ t.test('typing reaches the others in the room, not the sender, at most once per 
 })
 
 t.test('a read frame is accepted with no answer and marks the room read', async (t) => {
-  const { owner, room } = await roomWith(server.url, 0)
-  const socket = await open(t, owner, room.name)
-  for (let i = 1; i <= 3; i++) socket.send({ message: `m${i}` })
-  await socket.messageCount(3)
+  const { owner, room, members: [reader] } = await roomWith(server.url, 1)
+  const sender = await open(t, owner, room.name)
+  for (let i = 1; i <= 3; i++) sender.send({ message: `m${i}` })
+  await sender.messageCount(3)
+  const socket = await open(t, reader!, room.name)
 
   const readMark = async () => {
     const [row] = await server.app.database.orm.select({ seq: roomMembers.lastReadSeq }).from(roomMembers)
-      .where(and(eq(roomMembers.roomId, room.id), eq(roomMembers.userId, owner.user.id)))
+      .where(and(eq(roomMembers.roomId, room.id), eq(roomMembers.userId, reader!.user.id)))
     return Number(row!.seq)
   }
   t.equal(await readMark(), 0, 'nothing read yet')
