@@ -9,6 +9,9 @@
  *   ... --mode resume --behind 10000 --database-url ...      (--by rev: last_rev, over edits and reactions too)
  *   ... --mode reactions --members 100 --rounds 10
  *   ... --mode changes --changes 100000 --database-url ...
+ *   ... --mode rooms --rooms 100 --messages 10000 --database-url ...   (the room list, full rooms vs empty ones)
+ *   ... --mode search --messages 1000000 --database-url ...            (search vs history pages)
+ *   ... --mode latency ... --read-frames                               (every member reads every message)
  *   ... --mode probe --url http://127.0.0.1:8001,http://127.0.0.1:8002
  *
  * See docs/benchmarks.md for what each mode measures.
@@ -17,6 +20,7 @@ import { parseArgs, flag, num, str } from './lib/args.js'
 import { pids } from './lib/proc.js'
 import { runChanges } from './modes/changes.js'
 import { runHistory } from './modes/history.js'
+import { runRoomList, runSearch } from './modes/home.js'
 import { runIdle } from './modes/idle.js'
 import { runProbe } from './modes/probe.js'
 import { runReactions } from './modes/reactions.js'
@@ -54,6 +58,7 @@ async function main () {
         durationS: num(args, 'duration', 10),
         warmupS: num(args, 'warmup', 1),
         size: num(args, 'size', 20),
+        readFrames: flag(args, 'read-frames'),
         serverPids
       })
     case 'idle':
@@ -75,6 +80,14 @@ async function main () {
       return await runReactions({ url: urls[0]!, members: num(args, 'members', 100), rounds: num(args, 'rounds', 10), serverPids })
     case 'changes':
       return await runChanges({ url: urls[0]!, databaseUrl: databaseUrl(), changes: num(args, 'changes', 100_000) })
+    case 'rooms':
+      return await runRoomList({
+        url: urls[0]!, databaseUrl: databaseUrl(), rooms: num(args, 'rooms', 100), messages: num(args, 'messages', 10_000), requests: num(args, 'requests', 300)
+      })
+    case 'search':
+      return await runSearch({
+        url: urls[0]!, databaseUrl: databaseUrl(), messages: num(args, 'messages', 1_000_000), small: num(args, 'small', 1000), requests: num(args, 'requests', 300)
+      })
     case 'probe':
       return await runProbe(urls)
     default:

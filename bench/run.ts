@@ -36,7 +36,10 @@ const sizes: Sizes = {
   reactors: num(args, 'reactors', quick ? 30 : 100),
   rounds: num(args, 'rounds', 10),
   changes: num(args, 'changes', quick ? 10_000 : 100_000),
-  abRounds: num(args, 'ab-rounds', quick ? 1 : 3)
+  abRounds: num(args, 'ab-rounds', quick ? 1 : 3),
+  homeRooms: num(args, 'home-rooms', quick ? 20 : 100),
+  homeMessages: num(args, 'home-messages', quick ? 1000 : 10_000),
+  searchMessages: num(args, 'search-messages', quick ? 100_000 : 1_000_000)
 }
 const only = str(args, 'only')?.split(',').map(Number)
 const wanted = (scenario: number) => only === undefined || only.includes(scenario)

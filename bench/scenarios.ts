@@ -1,4 +1,5 @@
 import type { Server } from './lib/servers.js'
+import { homeScenarios } from './home-scenarios.js'
 import { int, integrity, msText, ratio, yes, type Row } from './lib/table.js'
 
 export interface Sizes {
@@ -18,6 +19,10 @@ export interface Sizes {
   changes: number
   /** Interleaved rounds of the comparison with another build (`--against`). */
   abRounds: number
+  /** The room list: rooms of the user, and messages in each; search: messages in the big room. */
+  homeRooms: number
+  homeMessages: number
+  searchMessages: number
 }
 
 export interface Context {
@@ -165,6 +170,8 @@ export async function scenarios (ctx: Context): Promise<Row[]> {
       })
     }
     for (const [number, row] of await revScenarios(ctx, target([ours]), throughputOurs)) rows.set(number, row)
+    const latency = traffic(100, 10, ['--mode', 'latency', '--rate', '50'])
+    for (const [number, row] of await homeScenarios(ctx, target([ours]), latency)) rows.set(number, row)
     await ctx.stop(bare)
     await ctx.stop(ours)
   }

@@ -6,7 +6,7 @@ const CHUNK = 200_000
 type Sql = postgres.Sql
 
 /** Inserts messages with seqs `from..to`, each at rev `rev0 + step × (seq - from)`, sent `count - seq` ms ago. */
-async function insertMessages (sql: Sql, room: RoomInfo, account: Account, from: number, to: number, count: number,
+export async function insertMessages (sql: Sql, room: RoomInfo, account: Account, from: number, to: number, count: number,
   rev0 = from, step = 1) {
   for (let start = from; start <= to; start += CHUNK) {
     const end = Math.min(to, start + CHUNK - 1)
@@ -23,7 +23,7 @@ async function insertMessages (sql: Sql, room: RoomInfo, account: Account, from:
  * A room written straight into PostgreSQL (far faster than sending its messages) by `write`, which returns the
  * room's last seq and rev; `rooms` is moved to match, as the server itself would leave it.
  */
-async function filled (base: string, databaseUrl: string, prefix: string,
+export async function filled (base: string, databaseUrl: string, prefix: string,
   write: (sql: Sql, room: RoomInfo, account: Account) => Promise<{ lastSeq: number, lastRev: number }>) {
   const account: Account = await register(base, uniqueName(`${prefix}_u`))
   const room: RoomInfo = await createRoom(base, account.token, uniqueName(`${prefix}_r`))

@@ -16,6 +16,8 @@ export interface TrafficOptions extends Topology {
   warmupS: number
   /** Characters in each message. */
   size: number
+  /** Every member socket sends a `read` frame for every message it receives. */
+  readFrames?: boolean
   serverPids: number[]
 }
 
@@ -47,6 +49,7 @@ export async function runTraffic (options: TrafficOptions) {
 
   const onMessage = (socket: BenchSocket, now: number) => {
     if (frame.seq > roomTop[socket.room]!) roomTop[socket.room] = frame.seq
+    if (options.readFrames === true) socket.ws.send(`{"type":"read","seq":${frame.seq}}`)
     if (measuring) {
       deliveredInWindow++
       if (frame.sender >= 0) latency.add(now * 1000 - frame.sentAt)
