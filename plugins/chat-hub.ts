@@ -25,8 +25,7 @@ export default fp(async function chatHub (fastify) {
       lastRevs: roomsRepository.lastRevs,
       membership: roomsRepository.membership,
       after: messagesRepository.after,
-      changedAfter: messagesRepository.changedAfter,
-      readPosition: messagesRepository.readPosition
+      changedAfter: messagesRepository.changedAfter
     },
     heartbeatIntervalMs: config.HEARTBEAT_INTERVAL_MS,
     typingIntervalMs: config.TYPING_INTERVAL_MS,

@@ -89,7 +89,7 @@ const COMMON = 'pepper'
 
 /**
  * A room of `count` messages written straight into PostgreSQL, with their search words: one in a hundred has the
- * word COMMON, the one in the middle the word RARE.
+ * word COMMON, the one just past the middle (never a hundredth) the word RARE.
  */
 async function searchRoom (url: string, sql: postgres.Sql, account: Account, count: number): Promise<RoomInfo> {
   const room = await createRoom(url, account.token, uniqueName('search'))
@@ -102,7 +102,7 @@ async function searchRoom (url: string, sql: postgres.Sql, account: Account, cou
              now() - make_interval(secs => (${count}::bigint - g) / 1000.0), t.text::tsvector
       from generate_series(${start}::bigint, ${end}::bigint) g,
         lateral (select 'history message ' || g ||
-          case when g = ${Math.ceil(count / 2)} then ${` ${RARE}`}::text when g % 100 = 0 then ${` ${COMMON}`}::text else '' end as text) t`
+          case when g = ${Math.ceil(count / 2) + 1} then ${` ${RARE}`}::text when g % 100 = 0 then ${` ${COMMON}`}::text else '' end as text) t`
   }
   await sql`update rooms set last_seq = ${count}, last_rev = ${count} where id = ${room.id}`
   return room

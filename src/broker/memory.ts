@@ -1,10 +1,14 @@
 import type { Broker, ControlListener, RoomListener } from './types.js'
 
+/** How long the last read position announced is remembered: far longer than any announcement is delayed. */
+const READ_MEMORY_MS = 60_000
+
 /** One process: events go straight to this process's listeners. */
 export function createMemoryBroker (): Broker {
   const subscribed = new Set<number>()
   const sockets = new Map<string, number>()
-  const allowedAt = new Map<string, number>()
+  const typedAt = new Map<string, number>()
+  const readAt = new Map<string, { at: number, seq: number }>()
   let roomListener: RoomListener = () => {}
   let controlListener: ControlListener = () => {}
   return {
@@ -25,13 +29,23 @@ export function createMemoryBroker (): Broker {
       else sockets.delete(key)
       return delta === 1 ? count === 1 : count === 0
     },
-    async allow (kind, roomId, userId, intervalMs) {
-      const key = `${kind}:${roomId}:${userId}`
+    async allowRead (roomId, userId, seq, intervalMs) {
+      const key = `${roomId}:${userId}`
+      const last = readAt.get(key)
+      if (last !== undefined && last.seq >= seq) return 'stale'
       const now = Date.now()
-      if (now - (allowedAt.get(key) ?? -Infinity) < intervalMs) return false
-      allowedAt.set(key, now)
+      if (last !== undefined && now - last.at < intervalMs) return 'later'
+      readAt.set(key, { at: now, seq })
+      if (readAt.size > 10_000) for (const [k, entry] of readAt) if (now - entry.at >= READ_MEMORY_MS) readAt.delete(k)
+      return 'send'
+    },
+    async allowTyping (roomId, userId, intervalMs) {
+      const key = `${roomId}:${userId}`
+      const now = Date.now()
+      if (now - (typedAt.get(key) ?? -Infinity) < intervalMs) return false
+      typedAt.set(key, now)
       // Forget old entries now and then, so the map holds only recent typists.
-      if (allowedAt.size > 10_000) for (const [k, at] of allowedAt) if (now - at >= intervalMs) allowedAt.delete(k)
+      if (typedAt.size > 10_000) for (const [k, at] of typedAt) if (now - at >= intervalMs) typedAt.delete(k)
       return true
     },
     async online (roomId, userIds) {

@@ -37,6 +37,20 @@ local total = 0
 for _, v in ipairs(redis.call('HVALS', KEYS[1])) do total = total + tonumber(v) end
 return total`
 
+// The read-frame throttle: 0 when a position as high was announced, 1 when one was announced within the interval,
+// else 2, recording this one. KEYS: the room-user key. ARGV: seq, interval ms, how long to remember (ms).
+const READ_SCRIPT = `
+local last = redis.call('HMGET', KEYS[1], 'seq', 'at')
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if last[1] and tonumber(last[1]) >= tonumber(ARGV[1]) then return 0 end
+if last[2] and now - tonumber(last[2]) < tonumber(ARGV[2]) then return 1 end
+redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'at', now)
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 2`
+/** How long the last read position announced is remembered: far longer than any announcement is delayed. */
+const READ_MEMORY_MS = 60_000
+
 /**
  * Redis pub/sub between instances. Each instance subscribes to a room's channel only while it has sockets in the
  * room. A publisher delivers to its own sockets directly, so its clients keep chatting while Redis is down, and skips
@@ -152,9 +166,13 @@ export async function createRedisBroker (options: RedisBrokerOptions): Promise<B
         instance, delta, JSON.stringify([roomId, user])) as number
       return delta === 1 ? total === 1 : total === 0
     },
-    async allow (kind, roomId, userId, intervalMs) {
+    async allowTyping (roomId, userId, intervalMs) {
       if (intervalMs <= 0) return true
-      return await publisher.set(`${prefix}${kind}:${roomId}:${userId}`, '1', 'PX', intervalMs, 'NX') === 'OK'
+      return await publisher.set(`${prefix}typing:${roomId}:${userId}`, '1', 'PX', intervalMs, 'NX') === 'OK'
+    },
+    async allowRead (roomId, userId, seq, intervalMs) {
+      const verdict = await publisher.eval(READ_SCRIPT, 1, `${prefix}read:${roomId}:${userId}`, seq, intervalMs, READ_MEMORY_MS) as number
+      return verdict === 2 ? 'send' : verdict === 1 ? 'later' : 'stale'
     },
     async online (roomId, userIds) {
       if (userIds.length === 0) return new Set()

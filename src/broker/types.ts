@@ -43,8 +43,13 @@ export interface Broker {
    * or went offline (`-1`, last socket).
    */
   presence: (roomId: number, user: User, delta: 1 | -1) => Promise<boolean>
-  /** True at most once per user and room in `intervalMs`, across instances: the typing and read-frame throttles. */
-  allow: (kind: 'typing' | 'read', roomId: number, userId: number, intervalMs: number) => Promise<boolean>
+  /** True at most once per user and room in `intervalMs`, across instances: the typing throttle. */
+  allowTyping: (roomId: number, userId: number, intervalMs: number) => Promise<boolean>
+  /**
+   * The read-frame throttle, across instances: `send` at most once per user and room in `intervalMs`, and only for a
+   * position above the last one sent; `later` when one was sent lately; `stale` when a position as high went out.
+   */
+  allowRead: (roomId: number, userId: number, seq: number, intervalMs: number) => Promise<'send' | 'later' | 'stale'>
   /** Which of these users have a socket open in the room, on any instance. */
   online: (roomId: number, userIds: number[]) => Promise<Set<number>>
   /** Throws when the broker cannot be reached (for /readyz). */

@@ -21,8 +21,6 @@ interface HubStore {
   /** Messages with rev > `rev`, in rev order, in their current state, with the rev each was stored with. */
   changedAfter: (roomId: number, roomName: string, rev: number, limit: number) =>
   Promise<Array<{ message: Message, createdRev: number }>>
-  /** A member's read position now. */
-  readPosition: (roomId: number, userId: number) => Promise<number | undefined>
 }
 
 export interface HubOptions {
@@ -234,7 +232,7 @@ export class ChatHub {
   /** Forwards a typing frame to the room, at most one per user every `typingIntervalMs` (across instances). */
   typing (session: ChatSession): void {
     const { roomId, user } = session.context
-    this.options.broker.allow('typing', roomId, user.id, this.options.typingIntervalMs)
+    this.options.broker.allowTyping(roomId, user.id, this.options.typingIntervalMs)
       .then((allowed) => {
         if (allowed) this.publish(roomId, { type: 'ephemeral', userId: user.id, frame: typingFrame(user) })
       })
@@ -244,7 +242,8 @@ export class ChatHub {
   /**
    * A member's read position moved (committed): a `read` frame to every other socket in the room, on every
    * instance. At most one per user and room per interval: the first goes out at once, and the moves during the
-   * interval become one frame at its end, with the position as stored then (the latest, whichever instance moved it).
+   * interval become one frame at its end, with the latest position. The broker's throttle remembers the last
+   * position sent, so an instance whose position was overtaken by another's never sends it after the higher one.
    */
   announceRead (roomId: number, user: User, seq: number, from?: ChatSession): void {
     const key = `${roomId}:${user.id}`
@@ -257,28 +256,27 @@ export class ChatHub {
     }
     const read: PendingRead = { roomId, user, seq, except, dirty: true, timer: undefined }
     this.reads.set(key, read)
-    void this.sendRead(key, read, false)
+    void this.sendRead(key, read)
   }
 
-  private async sendRead (key: string, read: PendingRead, trailing: boolean): Promise<void> {
-    const { broker, log, readIntervalMs, store } = this.options
+  private async sendRead (key: string, read: PendingRead): Promise<void> {
+    const { broker, log, readIntervalMs } = this.options
     read.timer = undefined
     try {
       if (!read.dirty) {
         this.reads.delete(key)
         return
       }
-      if (await broker.allow('read', read.roomId, read.user.id, readIntervalMs)) {
-        read.dirty = false
-        const { seq, except } = read
-        const stored = trailing ? await store.readPosition(read.roomId, read.user.id) ?? seq : seq
-        this.publish(read.roomId, { type: 'read', except: stored === seq ? except : null, frame: readFrame(read.user, stored) })
-      }
+      const { seq, except } = read
+      const verdict = await broker.allowRead(read.roomId, read.user.id, seq, readIntervalMs)
+      // `stale`: a position as high went out (from another instance): nothing to tell.
+      if (verdict !== 'later') read.dirty = seq < read.seq
+      if (verdict === 'send') this.publish(read.roomId, { type: 'read', except, frame: readFrame(read.user, seq) })
     } catch (error) {
       log.warn({ err: error, roomId: read.roomId }, 'read announcement failed')
     }
     // Another instance announced this user lately (or this one just did): try again when the interval ends.
-    if (this.closing === undefined) read.timer = setTimeout(() => { void this.sendRead(key, read, true) }, readIntervalMs).unref()
+    if (this.closing === undefined) read.timer = setTimeout(() => { void this.sendRead(key, read) }, readIntervalMs).unref()
     else this.reads.delete(key)
   }
 
@@ -393,11 +391,17 @@ export class ChatHub {
           if (session.context.user.id !== event.userId) session.send(event.frame, true)
         }
         return
-      case 'read':
+      case 'read': {
+        // Serialized once, corked like messages: a busy room has a read frame a second from every member.
+        const frame = new WireFrame(event.frame)
+        const except = event.except?.startsWith(`${this.hubId}:`) === true ? Number(event.except.slice(this.hubId.length + 1)) : -1
         for (const session of room.sessions) {
-          if (event.except === null || `${this.hubId}:${session.serial}` !== event.except) session.send(event.frame)
+          if (session.serial === except) continue
+          corkForTick(session.socket)
+          session.send(frame)
         }
         return
+      }
       case 'close':
         for (const session of room.sessions) {
           if (event.userId === null || session.context.user.id === event.userId) session.close(event.code, event.reason)

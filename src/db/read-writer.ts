@@ -14,22 +14,31 @@ const MAX_ATTEMPTS = 3
  * Read positions, by group commit: a member reading every message of a busy room sends a `read` frame per message,
  * and a hundred of them would be thousands of transactions a second. Marks that arrive while a statement is in
  * flight wait and go together in the next one; marks of the same member in the same room become one, the highest.
- * A position moves forward only, and never beyond the room's last seq.
+ * A position moves forward only, and never beyond the room's last seq. Statements are at least `minIntervalMs`
+ * apart unless a caller is waiting (see `mark`).
  */
 export class ReadWriter {
   private pending = new Map<string, Pending>()
   private flushing: Promise<void> | undefined
+  /** Ends the wait between two statements early. */
+  private hurry: (() => void) | undefined
+  private urgent = false
 
-  constructor (private readonly database: Pick<Database, 'query'>) {}
+  constructor (private readonly database: Pick<Database, 'query'>, private readonly minIntervalMs = 200) {}
 
-  /** Resolves after the commit with the position after the move, or undefined when it did not move. */
-  mark (roomId: number, userId: number, seq: number): Promise<number | undefined> {
+  /**
+   * Resolves after the commit with the position after the move, or undefined when it did not move. `now`: a
+   * caller waits for the answer (a REST read), so the next statement does not wait for the interval.
+   */
+  mark (roomId: number, userId: number, seq: number, now = false): Promise<number | undefined> {
+    if (now) this.hurry?.()
     return new Promise((resolve, reject) => {
       const key = `${roomId}:${userId}`
       let entry = this.pending.get(key)
       if (entry === undefined) this.pending.set(key, entry = { roomId, userId, seq, waiting: [] })
       entry.seq = Math.max(entry.seq, seq)
       entry.waiting.push({ resolve, reject })
+      if (now) this.urgent = true
       this.flushing ??= this.drain()
     })
   }
@@ -42,9 +51,21 @@ export class ReadWriter {
   private async drain (): Promise<void> {
     await Promise.resolve()
     while (this.pending.size > 0) {
+      const started = performance.now()
       const batch = [...this.pending.values()]
       this.pending = new Map()
       await this.commit(batch)
+      // At most one statement per interval, unless a caller waits: a member's marks in the meantime become one
+      // row. A socket's read frames are not acknowledged, and their `read` frames go out once a second at most.
+      const wait = this.minIntervalMs - (performance.now() - started)
+      if (wait > 0 && this.pending.size > 0 && !this.urgent) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, wait)
+          this.hurry = () => { clearTimeout(timer); resolve() }
+        })
+        this.hurry = undefined
+      }
+      this.urgent = false
     }
     this.flushing = undefined
   }

@@ -111,14 +111,7 @@ export function createMessagesRepository (db: Db, writer: MessageWriter, reads: 
      * Moves a member's read position forward to `seq` (at most the room's last seq), by group commit; resolves
      * after the commit with the new position, or undefined when it did not move.
      */
-    markRead: reads.mark.bind(reads),
-
-    /** A member's read position now (undefined for a non-member). */
-    async readPosition (roomId: number, userId: number): Promise<number | undefined> {
-      const [row] = await db.select({ seq: roomMembers.lastReadSeq }).from(roomMembers)
-        .where(and(eq(roomMembers.roomId, roomId), eq(roomMembers.userId, userId)))
-      return row?.seq
-    }
+    markRead: reads.mark.bind(reads)
   }
 }
 

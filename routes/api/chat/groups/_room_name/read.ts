@@ -23,7 +23,7 @@ const read: FastifyPluginAsyncTypebox = async (fastify) => {
     },
     preHandler: requireMember
   }, async (request, reply) => {
-    const seq = await messagesRepository.markRead(request.room.id, request.user.id, request.body.seq)
+    const seq = await messagesRepository.markRead(request.room.id, request.user.id, request.body.seq, true)
     if (seq !== undefined) chatHub.announceRead(request.room.id, toUser(request.user), seq)
     return reply.code(204).send(null)
   })
