@@ -83,7 +83,7 @@ export async function scenarios (ctx: Context): Promise<Row[]> {
   let bigRoomBare: any
   let bigRoomOurs: any
   let throughputOurs: any
-  if ([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15, 16, 17].some(wanted)) {
+  if ([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 20, 21, 22].some(wanted)) {
     const bare = await ctx.startBare()
     const ours = await ctx.startPg()
     const both = [[bare], [ours]]
