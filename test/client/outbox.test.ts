@@ -1,19 +1,13 @@
 import t from 'tap'
 import { api, createRoom, register } from '../helpers/client.js'
-import { reaches, session, statuses, until } from '../helpers/chat-client.js'
-import { startServer } from '../helpers/server.js'
+import { openRoom, session, until } from '../helpers/chat-client.js'
+import { startServer, type TestServer } from '../helpers/server.js'
 import { memoryStorage } from '../../client/index.js'
 
-const serverSockets = (server: Awaited<ReturnType<typeof startServer>>) => [...server.app.websocketServer.clients]
+const serverSockets = (server: TestServer) => [...server.app.websocketServer.clients]
 
 t.test('a send whose acknowledgement is lost with the socket is resent after the reconnect and stored once', async (t) => {
-  const server = await startServer(t)
-  const owner = await register(server.url)
-  const room = await createRoom(server.url, owner.token)
-  const chat = session(t, server.url, owner, room.name)
-  const seen = statuses(chat)
-  await chat.start()
-  await reaches(chat, 'open')
+  const { server, owner, room, chat, seen } = await openRoom(t)
   // The server drops the socket as soon as the send frame reaches it: stored, but its copy never comes back.
   const [socket] = serverSockets(server)
   socket!.once('message', () => socket!.terminate())
@@ -28,12 +22,7 @@ t.test('a send whose acknowledgement is lost with the socket is resent after the
 })
 
 t.test('sends made while the socket is down go out after the reconnect, each stored once, in order', async (t) => {
-  const server = await startServer(t)
-  const owner = await register(server.url)
-  const room = await createRoom(server.url, owner.token)
-  const chat = session(t, server.url, owner, room.name)
-  await chat.start()
-  await reaches(chat, 'open')
+  const { server, owner, room, chat } = await openRoom(t)
   const first = await chat.send('first')
   for (const socket of serverSockets(server)) socket.terminate()
   const texts = ['one', 'two', 'three', 'four', 'five']

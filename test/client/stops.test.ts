@@ -1,17 +1,11 @@
 import t from 'tap'
 import { api, createRoom, join, register } from '../helpers/client.js'
-import { reaches, session, statuses } from '../helpers/chat-client.js'
+import { openRoom, reaches, session, statuses } from '../helpers/chat-client.js'
 import { startServer } from '../helpers/server.js'
 import { ChatApi, SendError } from '../../client/index.js'
 
 t.test('logout (4401) stops the session for good; a later send is refused', async (t) => {
-  const server = await startServer(t)
-  const owner = await register(server.url)
-  const room = await createRoom(server.url, owner.token)
-  const chat = session(t, server.url, owner, room.name)
-  const seen = statuses(chat)
-  await chat.start()
-  await reaches(chat, 'open')
+  const { server, owner, chat, seen } = await openRoom(t)
   await new ChatApi({ baseUrl: server.url, token: owner.token }).logout()
   const stopped = await reaches(chat, 'stopped')
   t.same(stopped, { state: 'stopped', reason: 'logged_out', code: 4401 })

@@ -1,6 +1,7 @@
 import WebSocket from 'ws'
 import { ChatApi, RoomSession, type ConnectionStatus, type RoomSessionOptions, type WebSocketConstructor } from '../../client/index.js'
-import type { Account } from './client.js'
+import { createRoom, register, type Account } from './client.js'
+import { startServer } from './server.js'
 
 interface Teardown { teardown: (fn: () => unknown) => void }
 
@@ -45,4 +46,16 @@ export function statuses (room: RoomSession): ConnectionStatus[] {
   const seen: ConnectionStatus[] = []
   room.on('status', (status) => seen.push(status))
   return seen
+}
+
+/** A server, its room's owner, and a started session of theirs whose socket is open. */
+export async function openRoom (t: Teardown, options: Partial<RoomSessionOptions> = {}) {
+  const server = await startServer(t)
+  const owner = await register(server.url)
+  const room = await createRoom(server.url, owner.token)
+  const chat = session(t, server.url, owner, room.name, options)
+  const seen = statuses(chat)
+  await chat.start()
+  await reaches(chat, 'open')
+  return { server, owner, room, chat, seen }
 }
