@@ -23,7 +23,8 @@ export interface RoomReadState {
 }
 
 export type ChatRoom = Room & RoomReadState
-export type ChatRoomListItem = Static<typeof RoomListItem> & RoomReadState
+/** An all-groups entry: a Room and whether the caller is in it. */
+export type ChatRoomListItem = ChatRoom & Pick<Static<typeof RoomListItem>, 'is_member'>
 export type RoomsPage = Omit<Static<typeof RoomPage>, 'results'> & { results: ChatRoomListItem[] }
 export type MessagesPage = Static<typeof MessagePage>
 export type Changes = Static<typeof ChangesPage>
