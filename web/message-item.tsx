@@ -1,6 +1,6 @@
 import type { Message, User } from '../client/index.js'
 
-export const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉']
+const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉']
 
 const MENTION = /(^|[^A-Za-z0-9@.+_-])@([A-Za-z0-9@.+_-]+)/g
 

@@ -5,7 +5,7 @@ import { href, type Route } from './route.js'
 const POLL_MS = 3000
 
 /** A room's name as people see it: the other person for a direct room. */
-export function roomTitle (room: ChatRoom, me?: User): string {
+function roomTitle (room: ChatRoom, me?: User): string {
   if (room.is_direct === true && room.peer != null) return `@${room.peer.username}`
   return room.is_direct === true && me !== undefined ? 'Direct message' : room.name
 }
