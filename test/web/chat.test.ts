@@ -24,6 +24,8 @@ async function run () {
     { cwd: rootDir, encoding: 'utf8', timeout: 120_000 })
   if (built.status !== 0) throw new Error(`vite build failed: ${built.stderr}`)
 
+  // Two browsers, two server starts on the embedded database and a build: more than the suite's 120 s per file.
+  t.setTimeout(400_000)
   t.test('two users chat in the browser, through a server restart and a reload', async (t) => {
     t.setTimeout(300_000)
     const dataDir = mkdtempSync(join(tmpdir(), 'chat-web-'))
@@ -126,7 +128,7 @@ async function run () {
     const stopping = server
     t.equal(await stopping.exited, 0, 'the server shut down cleanly', { output: stopping.output().slice(-2000) })
     for (const text of burst.slice(3)) await say(a, text)
-    server = await spawnInstance(t, { DATA_DIR: dataDir, PORT: port })
+    server = await spawnInstance(t, { DATA_DIR: dataDir }, Number(port))
     for (const page of [a, b]) {
       await message(page, burst.at(-1)!).waitFor({ timeout: 60_000 })
       await page.locator('li.pending').waitFor({ state: 'detached', timeout: 30_000 })
@@ -144,6 +146,7 @@ async function run () {
     t.same(await messages(b).locator('.text').allInnerTexts(), before, 'a reload shows the same history')
 
     await a.locator('.composer textarea').fill('@' + names.b + ' see you tomorrow')
+    await a.locator('.messages').evaluate((element) => { element.scrollTop = 0 })
     await a.screenshot({ path: join(rootDir, 'docs', 'web-chat.png') })
   })
 }
