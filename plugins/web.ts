@@ -5,7 +5,7 @@ import fp from 'fastify-plugin'
 import { rootDir } from '../src/paths.js'
 
 /** Where `npm run build` (Vite) puts the web chat; the same from the sources, dist/ and .build/. */
-export const webDir = join(rootDir, 'dist', 'web')
+const webDir = join(rootDir, 'dist', 'web')
 
 /**
  * The web chat at `/`: the files Vite built, one route each (no wildcard), so nothing under /api, /ws, /docs,
