@@ -3,7 +3,9 @@ FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json drizzle.config.ts ./
+COPY tsconfig.json tsconfig.build.json tsconfig.client.json drizzle.config.ts vite.config.ts ./
+COPY client ./client
+COPY web ./web
 COPY src ./src
 COPY plugins ./plugins
 COPY routes ./routes

@@ -139,16 +139,17 @@ export interface Instance {
  * free when picked but can be taken by another test file's instance before this one binds it: the instance proves
  * it is this one by its own METRICS_TOKEN, and one that is not is started again on another port.
  */
-export async function spawnInstance (t: Teardown, env: Record<string, string>): Promise<Instance> {
+export async function spawnInstance (t: Teardown, env: Record<string, string>, port?: number): Promise<Instance> {
   for (let attempt = 1; attempt <= 3; attempt++) {
-    const instance = await spawnOnce(t, env)
+    const instance = await spawnOnce(t, env, port)
     if (instance !== undefined) return instance
   }
   throw new Error('could not start an instance on a port of its own')
 }
 
-async function spawnOnce (t: Teardown, env: Record<string, string>): Promise<Instance | undefined> {
-  const port = await freePort()
+/** `fixed`: the port to start on (a restart on the port the clients know), else a free one. */
+async function spawnOnce (t: Teardown, env: Record<string, string>, fixed?: number): Promise<Instance | undefined> {
+  const port = fixed ?? await freePort()
   const identity = env.METRICS_TOKEN ?? randomBytes(16).toString('hex')
   const child = spawn(process.execPath, entry('src/server'), {
     env: {
