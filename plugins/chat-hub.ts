@@ -13,6 +13,9 @@ declare module 'fastify' {
 /** Frames over this size close the socket with 1009 (the API's limit). */
 const MAX_FRAME_BYTES = 64 * 1024
 const CLOSE_SPREAD_MS = 1000
+const CLOSING_BODY = JSON.stringify({ detail: 'The server is shutting down: reconnect, with last_rev, to another instance or in a moment.', code: 'unavailable' })
+const REFUSED_WHILE_CLOSING = 'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\n' +
+  `Retry-After: 1\r\nContent-Length: ${Buffer.byteLength(CLOSING_BODY)}\r\n\r\n${CLOSING_BODY}`
 
 /** The WebSocket server and this instance's sockets by room. */
 export default fp(async function chatHub (fastify) {
@@ -55,6 +58,10 @@ export default fp(async function chatHub (fastify) {
     // Shutdown: every socket gets 1001 (spread over a second), then the server stops; in-flight sends commit
     // before the database closes (the messages repository waits for them).
     preClose (done) {
+      // Upgrades from now on are refused at once. Routed through fastify while it closes, each would get a 503 on
+      // a connection that nothing ends, and the server would wait for it until the shutdown timeout.
+      this.server.removeAllListeners('upgrade')
+      this.server.on('upgrade', (_request, socket) => { socket.end(REFUSED_WHILE_CLOSING) })
       hub.closeAll(CloseCode.goingAway, 'server shutting down', CLOSE_SPREAD_MS)
         .finally(() => this.websocketServer.close(() => done()))
     }

@@ -4,7 +4,7 @@ import type { Room } from '../schemas/rooms.js'
 import type { User } from '../schemas/users.js'
 
 /** A room's row with its members counted (a subquery of the room queries). */
-export type RoomWithCount = RoomRow & { membersCount: number }
+type RoomWithCount = RoomRow & { membersCount: number }
 
 /** The API's User object from a row: its public fields only. */
 export const toUser = (row: Pick<UserRow, 'id' | 'username' | 'firstName' | 'lastName'>): User =>
