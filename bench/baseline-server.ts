@@ -1,14 +1,18 @@
 /**
  * The no-persistence baseline: a bare `ws` server that speaks the API's frames (docs/api.md) and stores nothing. It is the
  * limit on this machine, so every benchmark reports our figures as a ratio to it, measured in the same run.
- * It assigns a per-room seq in memory and builds each broadcast frame ONCE, as a Buffer written to every socket in
- * the room as a text frame. Just enough REST for the load generator's setup: register, create room, join, healthz.
+ * It assigns a per-room seq in memory and builds each broadcast frame ONCE, header included (`WireFrame`, as ours), and
+ * corks every socket it writes to for the rest of the tick (`corkForTick`, as ours): the frames a socket is sent in
+ * one tick leave in one `writev`, so that the baseline batches its writes as our server does and its figures are
+ * the limit. `BASELINE_CORK=0` runs it as it was before: one `ws.send` (one write) per frame per socket.
+ * Just enough REST for the load generator's setup: register, create room, join, healthz.
  *
  *   PORT=9000 node --import tsx bench/baseline-server.ts
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { randomBytes } from 'node:crypto'
 import { WebSocketServer, type WebSocket } from 'ws'
+import { corkForTick, sendText, WireFrame } from '../src/chat/wire.js'
 
 interface User { id: number, username: string, first_name: string, last_name: string }
 interface Room { id: number, name: string, seq: number, sockets: Set<WebSocket> }
@@ -20,6 +24,7 @@ let nextRoomId = 1
 let nextMessageId = 1
 const TEXT = { binary: false }
 const PONG = Buffer.from('{"type":"pong"}')
+const CORK = process.env.BASELINE_CORK !== '0'
 
 function reply (res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body)
@@ -87,7 +92,7 @@ function serve (ws: WebSocket, room: Room, sender: User): void {
     if (frame.type === 'ping') return ws.send(PONG, TEXT)
     if ((frame.type ?? 'message') !== 'message' || typeof frame.message !== 'string') return
     // Built once per broadcast: the same bytes go to every socket.
-    const bytes = Buffer.from(JSON.stringify({
+    const text = JSON.stringify({
       type: 'message',
       id: nextMessageId++,
       room: room.name,
@@ -97,8 +102,17 @@ function serve (ws: WebSocket, room: Room, sender: User): void {
       sender,
       created_at: new Date().toISOString(),
       client_id: frame.client_id ?? null
-    }))
-    for (const socket of room.sockets) socket.send(bytes, TEXT)
+    })
+    if (!CORK) {
+      const bytes = Buffer.from(text)
+      for (const socket of room.sockets) socket.send(bytes, TEXT)
+      return
+    }
+    const wire = new WireFrame(text)
+    for (const socket of room.sockets) {
+      corkForTick(socket)
+      sendText(socket, wire)
+    }
   })
 }
 

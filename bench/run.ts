@@ -11,7 +11,8 @@
  *
  * Flags (or BENCH_<NAME> variables): --duration s, --warmup s, --idle-sockets n, --history-messages n, --behind n,
  * --big-room n, --users n, --repeat n, --reactors n, --rounds n, --changes n, --ab-rounds n, --against dir,
- * --pg-url, --redis-url, --out file.json. See docs/benchmarks.md.
+ * --pg-url, --redis-url, --out file.json, --bare-uncorked (the baseline writing each frame on its own, as before).
+ * See docs/benchmarks.md.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
@@ -96,7 +97,7 @@ async function main () {
     wanted,
     measure,
     log,
-    startBare: () => started(startBaseline()),
+    startBare: () => started(startBaseline(!flag(args, 'bare-uncorked'))),
     startPg: (name = 'ours (PostgreSQL)') => started(startOurs({ name, databaseUrl: database.url, tsx })),
     startEmbedded: () => started(startOurs({ name: 'ours (embedded)', dataDir, tsx })),
     startRedisPair: () => Promise.all([1, 2].map((i) => started(startOurs({

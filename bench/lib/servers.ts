@@ -84,10 +84,11 @@ async function startProcess (name: string, command: string, args: string[], env:
 /** Node flags of every server the bench starts: a full collection on demand, for the idle mode (see the file). */
 const GC_ON_SIGNAL = ['--expose-gc', '--import', join(root, 'bench/lib/gc-on-signal.mjs')]
 
-export async function startBaseline (): Promise<Server> {
+/** The bare `ws` baseline: corked for the tick, as ours (bench/baseline-server.ts), unless `corked` is false. */
+export async function startBaseline (corked = true): Promise<Server> {
   const port = await freePort()
-  return startProcess('bare ws', process.execPath,
-    [...GC_ON_SIGNAL, '--import', 'tsx', join(root, 'bench/baseline-server.ts')], {}, port)
+  return startProcess(corked ? 'bare ws' : 'bare ws (uncorked)', process.execPath,
+    [...GC_ON_SIGNAL, '--import', 'tsx', join(root, 'bench/baseline-server.ts')], { BASELINE_CORK: corked ? '1' : '0' }, port)
 }
 
 export interface OursOptions {
