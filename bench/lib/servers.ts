@@ -22,6 +22,8 @@ export interface Server {
   url: string
   pid: number
   logFile: string
+  /** How the load generator speaks to it: the API's sockets (ours and the baseline), or Socket.IO's. */
+  protocol: 'api' | 'socketio'
   stop: () => Promise<void>
 }
 
@@ -39,7 +41,7 @@ function freePort (): Promise<number> {
 
 /** Starts a child process serving HTTP on `port` and waits until /healthz answers. */
 async function startProcess (name: string, command: string, args: string[], env: Record<string, string>,
-  port: number): Promise<Server> {
+  port: number, protocol: Server['protocol'] = 'api'): Promise<Server> {
   const [sh, shArgs] = withFileLimit(command, args)
   const child: ChildProcess = spawn(sh, shArgs, {
     cwd: root,
@@ -71,6 +73,7 @@ async function startProcess (name: string, command: string, args: string[], env:
     url,
     pid: child.pid!,
     logFile,
+    protocol,
     async stop () {
       if (exited) return
       child.kill('SIGTERM')
@@ -89,6 +92,13 @@ export async function startBaseline (corked = true): Promise<Server> {
   const port = await freePort()
   return startProcess(corked ? 'bare ws' : 'bare ws (uncorked)', process.execPath,
     [...GC_ON_SIGNAL, '--import', 'tsx', join(root, 'bench/baseline-server.ts')], { BASELINE_CORK: corked ? '1' : '0' }, port)
+}
+
+/** The Socket.IO peer (bench/socketio-server.ts): in memory, WebSocket transport only. */
+export async function startSocketIo (): Promise<Server> {
+  const port = await freePort()
+  return startProcess('Socket.IO', process.execPath,
+    [...GC_ON_SIGNAL, '--import', 'tsx', join(root, 'bench/socketio-server.ts')], {}, port, 'socketio')
 }
 
 export interface OursOptions {

@@ -69,7 +69,7 @@ export async function runTraffic (options: TrafficOptions) {
   function send (socket: BenchSocket): void {
     const k = socket.sender
     const id = clientId(k, sentBy[k]!++, Math.round(performance.now() * 1000))
-    socket.ws.send(`{"message":"${text}","message_type":"text","client_id":"${id}"}`)
+    socket.send(`{"message":"${text}","message_type":"text","client_id":"${id}"}`)
     sent++
   }
 
