@@ -10,6 +10,7 @@
  *   ... --mode reactions --members 100 --rounds 10
  *   ... --mode changes --changes 100000 --database-url ...
  *   ... --mode probe --url http://127.0.0.1:8001,http://127.0.0.1:8002
+ *   ... --database-cpu <url>  (throughput, latency: CPU of the PostgreSQL backends serving that database)
  *   ... --protocol socketio   (throughput, latency and idle against the Socket.IO peer, bench/socketio-server.ts)
  *
  * See docs/benchmarks.md for what each mode measures.
@@ -59,7 +60,8 @@ async function main () {
         durationS: num(args, 'duration', 10),
         warmupS: num(args, 'warmup', 1),
         size: num(args, 'size', 20),
-        serverPids
+        serverPids,
+        databaseCpu: str(args, 'database-cpu')
       })
     case 'idle':
       return await runIdle({ urls, sockets: num(args, 'sockets', 10_000), users, protocol, serverPids, settleS: num(args, 'settle', 3) })

@@ -1,3 +1,5 @@
+import { embeddedScenarios } from './embedded-scenarios.js'
+import { clean, cpuText, deliveries, loopText, memoryText, p99, shown, stored, target } from './lib/rows.js'
 import type { Server } from './lib/servers.js'
 import { int, integrity, msText, ratio, yes, type Row } from './lib/table.js'
 
@@ -38,22 +40,6 @@ export interface Context {
   startFresh: (build: 'this' | 'against', embedded: boolean) => Promise<Server>
 }
 
-const target = (servers: Server[]) => ['--url', servers.map((s) => s.url).join(','), '--server-pid', servers.map((s) => s.pid).join(','),
-  '--protocol', servers[0]!.protocol]
-const stored = (run: any) => run.storedPerSec as number
-const deliveries = (run: any) => run.deliveriesPerSec as number
-const p99 = (run: any) => run.latencyMs.p99 as number
-
-/** The figure, or the figure and what went wrong with the frames (which fails the row). */
-const shown = (run: any, text: string) => {
-  const problem = integrity(run)
-  return problem === undefined ? text : `${text} (${problem})`
-}
-/** Memory per socket: the resident set (what the target is about), and the heap in use, steadier from run to run. */
-const memoryText = (run: any) =>
-  `${run.perSocketKiB.toFixed(1)} KiB${run.heapPerSocketKiB === null ? '' : ` (heap ${run.heapPerSocketKiB.toFixed(1)} KiB)`}`
-const clean = (...runs: any[]) => runs.every((run) => run === undefined || integrity(run) === undefined)
-
 /**
  * The standard scenarios, numbered as in docs/benchmarks.md (`--only` takes those numbers), each with its target.
  * The baseline, the Socket.IO peer and ours run each scenario back to back, so the ratios compare
@@ -83,7 +69,7 @@ export async function scenarios (ctx: Context): Promise<Row[]> {
   let bigRoomBare: any
   let bigRoomOurs: any
   let throughputOurs: any
-  if ([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12].some(wanted)) {
+  if ([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15, 16].some(wanted)) {
     const bare = await ctx.startBare()
     const peer = await ctx.startSocketIo()
     const ours = await ctx.startPg()
@@ -115,12 +101,17 @@ export async function scenarios (ctx: Context): Promise<Row[]> {
         scenario: '10-member room, 10 senders, 16 unacked each: stored msgs/s',
         bare: shown(b, int(b.storedPerSec)),
         peer: shown(p, int(p.storedPerSec)),
-        ours: shown(o, int(o.storedPerSec)),
+        ours: shown(o, `${int(o.storedPerSec)} (${cpuText(o)})`),
         ratio: ratio(o.storedPerSec, b.storedPerSec),
         peerRatio: ratio(o.storedPerSec, p.storedPerSec),
         target: '≥ 6,000 and ≥ 0.35 × bare ws',
         met: yes(o.storedPerSec >= 6000 && o.storedPerSec >= 0.35 * b.storedPerSec && clean(b, o))
       })
+    }
+    // Right after scenario 1: the embedded database against PostgreSQL, ours on each back to back.
+    const embeddedTraffic = (members: number, loop: string[]) => traffic(members, 10, loop)
+    for (const [number, row] of await embeddedScenarios(ctx, ours, embeddedTraffic, { bare: throughputBare, peer: throughputPeer })) {
+      rows.set(number, row)
     }
     if (wanted(2) || wanted(9)) {
       const [b, p, o] = await trio('big room', all, bigRoom, deliveries)
@@ -145,7 +136,7 @@ export async function scenarios (ctx: Context): Promise<Row[]> {
         scenario: `100-member room, ${rate} msgs/s: p99 send→deliver`,
         bare: shown(b, msText(p99(b))),
         peer: shown(p, msText(p99(p))),
-        ours: shown(o, msText(p99(o))),
+        ours: shown(o, `${msText(p99(o))} (${loopText(o)})`),
         ratio: ratio(p99(o), p99(b)),
         peerRatio: ratio(p99(o), p99(p)),
         target: `≤ ${bound} ms`,
@@ -183,22 +174,6 @@ export async function scenarios (ctx: Context): Promise<Row[]> {
     await ctx.stop(bare)
     await ctx.stop(peer)
     await ctx.stop(ours)
-  }
-
-  if (wanted(8)) {
-    const embedded = await ctx.startEmbedded()
-    const o = await measure('throughput on the embedded database, ours', [...target([embedded]), ...throughput], stored)
-    await ctx.stop(embedded)
-    rows.set(8, {
-      scenario: 'embedded default (PGlite), 10-member room as above: stored msgs/s',
-      bare: throughputBare === undefined ? '—' : int(throughputBare.storedPerSec),
-      peer: throughputPeer === undefined ? '—' : int(throughputPeer.storedPerSec),
-      ours: shown(o, int(o.storedPerSec)),
-      ratio: ratio(o.storedPerSec, throughputBare?.storedPerSec),
-      peerRatio: ratio(o.storedPerSec, throughputPeer?.storedPerSec),
-      target: '≥ 1,500 stored msgs/s',
-      met: yes(o.storedPerSec >= 1500 && clean(o))
-    })
   }
 
   if (wanted(9)) rows.set(9, await redisPair(ctx, bigRoom, bigRoomBare, bigRoomOurs))

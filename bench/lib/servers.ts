@@ -24,6 +24,8 @@ export interface Server {
   logFile: string
   /** How the load generator speaks to it: the API's sockets (ours and the baseline), or Socket.IO's. */
   protocol: 'api' | 'socketio'
+  /** The PostgreSQL database it serves, if any: the load generator reads its backends' CPU. */
+  databaseUrl?: string | undefined
   stop: () => Promise<void>
 }
 
@@ -84,8 +86,11 @@ async function startProcess (name: string, command: string, args: string[], env:
   }
 }
 
-/** Node flags of every server the bench starts: a full collection on demand, for the idle mode (see the file). */
-const GC_ON_SIGNAL = ['--expose-gc', '--import', join(root, 'bench/lib/gc-on-signal.mjs')]
+/**
+ * Node flags of every server the bench starts: a full collection on demand, for the idle mode, and the event loop's
+ * delay over a window, for the traffic modes (see the files).
+ */
+const GC_ON_SIGNAL = ['--expose-gc', '--import', join(root, 'bench/lib/gc-on-signal.mjs'), '--import', join(root, 'bench/lib/loop-delay.mjs')]
 
 /** The bare `ws` baseline: corked for the tick, as ours (bench/baseline-server.ts), unless `corked` is false. */
 export async function startBaseline (corked = true): Promise<Server> {
@@ -144,7 +149,7 @@ export async function startOurs (options: OursOptions): Promise<Server> {
   if (options.tsx) env.FASTIFY_AUTOLOAD_TYPESCRIPT = '1'
   // Without these, a REDIS_URL from the caller's environment would turn every single-instance run into a Redis one.
   const clear = { DATABASE_URL: '', REDIS_URL: '', DATA_DIR: '' }
-  return startProcess(options.name, process.execPath, args, { ...clear, ...env }, port)
+  return { ...await startProcess(options.name, process.execPath, args, { ...clear, ...env }, port), databaseUrl: options.databaseUrl }
 }
 
 const newestSource = (dir: string): number => readdirSync(dir, { withFileTypes: true }).reduce((newest, entry) => {
