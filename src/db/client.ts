@@ -1,13 +1,9 @@
-import { PGlite } from '@electric-sql/pglite'
-import { sql } from 'drizzle-orm'
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
 import postgres from 'postgres'
 import { migrationsDir } from '../paths.js'
-import { lockDataDir } from './data-dir-lock.js'
+import { openEmbedded } from './embedded.js'
 import * as schema from './schema/index.js'
 
 type Schema = typeof schema
@@ -49,7 +45,7 @@ const reconnectDelay = (retries: number) => Math.min(0.05 * 2 ** Math.max(0, ret
 
 export async function openDatabase (options: DatabaseOptions): Promise<Database> {
   return options.databaseUrl === undefined
-    ? await openEmbedded(options.dataDir)
+    ? await openEmbedded(options.dataDir, drizzleOptions)
     : openPostgres(options.databaseUrl, options.poolSize ?? 10)
 }
 
@@ -88,30 +84,5 @@ function openPostgres (url: string, max: number): Database {
       await tx.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true }) as unknown as R[])) as T,
     async ping () { await client`select 1` },
     async close () { await client.end({ timeout: 5 }) }
-  }
-}
-
-async function openEmbedded (dataDir: string): Promise<Database> {
-  const inMemory = dataDir.startsWith('memory://')
-  const unlock = inMemory ? () => {} : lockDataDir(dataDir)
-  let client: PGlite
-  try {
-    client = await PGlite.create(inMemory ? undefined : dataDir)
-  } catch (error) {
-    unlock()
-    throw error
-  }
-  const db = drizzlePglite(client, drizzleOptions)
-  return {
-    orm: db as unknown as Db,
-    kind: 'embedded',
-    async migrate () { await migratePglite(db, { migrationsFolder: migrationsDir }) },
-    query: async <T>(text: string, params: unknown[]) => (await client.query<T>(text, params)).rows,
-    transaction: async <T>(work: (query: Query) => Promise<T>) => await client.transaction((tx) =>
-      work(async <R>(text: string, params: unknown[]) => (await tx.query<R>(text, params)).rows)),
-    async ping () { await db.execute(sql`select 1`) },
-    async close () {
-      try { await client.close() } finally { unlock() }
-    }
   }
 }
