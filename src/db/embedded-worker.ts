@@ -74,19 +74,37 @@ async function run (request: Request): Promise<unknown> {
   }
 }
 
-/** An error as data: its message and own fields (a PostgreSQL error's `code`, `constraint`, `detail`…). */
-const asData = (error: unknown) => error instanceof Error
-  ? { ...error, name: error.name, message: error.message }
-  : { name: 'Error', message: String(error) }
+/**
+ * An error as data: its message and its own plain fields (a PostgreSQL error's `code`, `constraint`, `detail`…).
+ * Only strings, numbers and booleans: PGlite attaches the query's options to its errors, drizzle's parser
+ * functions among them, which cannot be cloned to another thread.
+ */
+function asData (error: unknown): Extract<Reply, { error: object }>['error'] {
+  if (!(error instanceof Error)) return { name: 'Error', message: String(error) }
+  const data: Extract<Reply, { error: object }>['error'] = { name: error.name, message: error.message }
+  for (const [field, value] of Object.entries(error)) {
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') data[field] = value
+  }
+  return data
+}
+
+/** Posts a reply; one that cannot be cloned fails its request, never the thread. */
+function reply (message: Reply): void {
+  try {
+    port.postMessage(message)
+  } catch (error) {
+    port.postMessage({ id: message.id, error: asData(error) } satisfies Reply)
+  }
+}
 
 port.on('message', (request: Request) => {
   run(request).then(
     (result) => {
-      port.postMessage({ id: request.id, result } satisfies Reply)
+      reply({ id: request.id, result })
       // Closed: nothing is left to answer, and the thread ends.
       if (request.op === 'close') port.close()
     },
-    (error: unknown) => port.postMessage({ id: request.id, error: asData(error) } satisfies Reply)
+    (error: unknown) => reply({ id: request.id, error: asData(error) })
   )
 })
-port.postMessage({ id: 0, result: 'ready' } satisfies Reply)
+reply({ id: 0, result: 'ready' })
