@@ -13,6 +13,8 @@
  *   ... --mode search --messages 1000000 --database-url ...            (search vs history pages)
  *   ... --mode latency ... --read-frames                               (every member reads every message)
  *   ... --mode probe --url http://127.0.0.1:8001,http://127.0.0.1:8002
+ *   ... --database-cpu <url>  (throughput, latency: CPU of the PostgreSQL backends serving that database)
+ *   ... --protocol socketio   (throughput, latency and idle against the Socket.IO peer, bench/socketio-server.ts)
  *
  * See docs/benchmarks.md for what each mode measures.
  */
@@ -26,6 +28,7 @@ import { runProbe } from './modes/probe.js'
 import { runReactions } from './modes/reactions.js'
 import { runResume } from './modes/resume.js'
 import { runTraffic } from './modes/traffic.js'
+import type { Protocol } from './lib/swarm.js'
 
 const args = parseArgs(process.argv.slice(2))
 const urls = str(args, 'url', 'http://127.0.0.1:8000').split(',')
@@ -35,6 +38,8 @@ for (const url of urls) {
 const serverPids = pids(str(args, 'server-pid'))
 const users = num(args, 'users', 100)
 const mode = str(args, 'mode', 'throughput')
+const protocol = str(args, 'protocol', 'api') as Protocol
+if (protocol !== 'api' && protocol !== 'socketio') throw new Error(`--protocol must be api or socketio, not ${String(protocol)}`)
 
 const databaseUrl = () => {
   const value = str(args, 'database-url')
@@ -52,6 +57,7 @@ async function main () {
         rooms: num(args, 'rooms', 1),
         members: num(args, 'members', 10),
         users,
+        protocol,
         senders: num(args, 'senders', 10),
         window: mode === 'throughput' ? num(args, 'window', 16) : undefined,
         rate: mode === 'latency' ? num(args, 'rate', 100) : undefined,
@@ -59,10 +65,11 @@ async function main () {
         warmupS: num(args, 'warmup', 1),
         size: num(args, 'size', 20),
         readFrames: flag(args, 'read-frames'),
-        serverPids
+        serverPids,
+        databaseCpu: str(args, 'database-cpu')
       })
     case 'idle':
-      return await runIdle({ urls, sockets: num(args, 'sockets', 10_000), users, serverPids, settleS: num(args, 'settle', 3) })
+      return await runIdle({ urls, sockets: num(args, 'sockets', 10_000), users, protocol, serverPids, settleS: num(args, 'settle', 3) })
     case 'history':
       return await runHistory({
         url: urls[0]!,

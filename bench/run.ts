@@ -1,7 +1,7 @@
 /**
- * `npm run bench`: starts the servers as child processes (the bare `ws` baseline; ours on a fresh PostgreSQL
+ * `npm run bench`: starts the servers as child processes (the bare `ws` baseline and the Socket.IO peer; ours on a fresh PostgreSQL
  * database, on the embedded database in a temp dir, and as two instances sharing Redis), runs the standard
- * scenarios (docs/benchmarks.md lists them) against each with bench/load.ts, and prints one table: our figures beside the baseline's,
+ * scenarios (docs/benchmarks.md lists them) against each with bench/load.ts, and prints one table: our figures beside the peers',
  * measured back to back in the same run, and whether each target is met.
  *
  *   npm run bench                 # full sizes, about 5 minutes here
@@ -11,14 +11,15 @@
  *
  * Flags (or BENCH_<NAME> variables): --duration s, --warmup s, --idle-sockets n, --history-messages n, --behind n,
  * --big-room n, --users n, --repeat n, --reactors n, --rounds n, --changes n, --ab-rounds n, --against dir,
- * --pg-url, --redis-url, --out file.json. See docs/benchmarks.md.
+ * --pg-url, --redis-url, --out file.json, --bare-uncorked (the baseline writing each frame on its own, as before).
+ * See docs/benchmarks.md.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { flag, num, parseArgs, str } from './lib/args.js'
 import { runLoad, stopLoads } from './lib/runner.js'
-import { build, createDatabase, startBaseline, startOurs, type Server } from './lib/servers.js'
+import { build, createDatabase, startBaseline, startOurs, startSocketIo, type Server } from './lib/servers.js'
 import { scenarios, type Sizes } from './scenarios.js'
 
 const args = parseArgs(process.argv.slice(2))
@@ -99,7 +100,8 @@ async function main () {
     wanted,
     measure,
     log,
-    startBare: () => started(startBaseline()),
+    startBare: () => started(startBaseline(!flag(args, 'bare-uncorked'))),
+    startSocketIo: () => started(startSocketIo()),
     startPg: (name = 'ours (PostgreSQL)') => started(startOurs({ name, databaseUrl: database.url, tsx })),
     startEmbedded: () => started(startOurs({ name: 'ours (embedded)', dataDir, tsx })),
     startRedisPair: () => Promise.all([1, 2].map((i) => started(startOurs({
@@ -127,7 +129,7 @@ async function main () {
   const { markdown } = await import('./lib/table.js')
   console.log(`\n${markdown(rows)}\n`)
   console.log(`${quick ? 'quick' : 'full'} run, ${new Date().toISOString()}, ${Math.round((Date.now() - began) / 1000)} s; ` +
-    `ratio = ours ÷ bare ws; ${tsx ? 'sources via tsx' : 'built server'}; ${cpus().length} cores, ` +
+    `ratios = ours ÷ bare ws and ours ÷ Socket.IO; ${tsx ? 'sources via tsx' : 'built server'}; ${cpus().length} cores, ` +
     `load average ${loadAtStart} at the start, ${loadavg()[0]!.toFixed(1)} at the end; ` +
     `sizes ${JSON.stringify(sizes)}`)
   const out = str(args, 'out')

@@ -1,3 +1,5 @@
+import { embeddedScenarios } from './embedded-scenarios.js'
+import { clean, cpuText, deliveries, loopText, memoryText, p99, shown, stored, target } from './lib/rows.js'
 import type { Server } from './lib/servers.js'
 import { homeScenarios } from './home-scenarios.js'
 import { int, integrity, msText, ratio, yes, type Row } from './lib/table.js'
@@ -31,6 +33,7 @@ export interface Context {
   measure: (label: string, args: string[], metric: (run: any) => number, timeoutS?: number) => Promise<any>
   log: (line: string) => void
   startBare: () => Promise<Server>
+  startSocketIo: () => Promise<Server>
   startPg: () => Promise<Server>
   startEmbedded: () => Promise<Server>
   startRedisPair: () => Promise<Server[]>
@@ -42,24 +45,9 @@ export interface Context {
   startFresh: (build: 'this' | 'against', embedded: boolean) => Promise<Server>
 }
 
-const target = (servers: Server[]) => ['--url', servers.map((s) => s.url).join(','), '--server-pid', servers.map((s) => s.pid).join(',')]
-const stored = (run: any) => run.storedPerSec as number
-const deliveries = (run: any) => run.deliveriesPerSec as number
-const p99 = (run: any) => run.latencyMs.p99 as number
-
-/** The figure, or the figure and what went wrong with the frames (which fails the row). */
-const shown = (run: any, text: string) => {
-  const problem = integrity(run)
-  return problem === undefined ? text : `${text} (${problem})`
-}
-/** Memory per socket: the resident set (what the target is about), and the heap in use, steadier from run to run. */
-const memoryText = (run: any) =>
-  `${run.perSocketKiB.toFixed(1)} KiB${run.heapPerSocketKiB === null ? '' : ` (heap ${run.heapPerSocketKiB.toFixed(1)} KiB)`}`
-const clean = (...runs: any[]) => runs.every((run) => run === undefined || integrity(run) === undefined)
-
 /**
  * The standard scenarios, numbered as in docs/benchmarks.md (`--only` takes those numbers), each with its target.
- * The baseline and ours run each scenario back to back, so the ratio compares
+ * The baseline, the Socket.IO peer and ours run each scenario back to back, so the ratios compare
  * figures taken moments apart on the same (shared, noisy) machine.
  */
 export async function scenarios (ctx: Context): Promise<Row[]> {
@@ -71,32 +59,38 @@ export async function scenarios (ctx: Context): Promise<Row[]> {
   ]
   const throughput = traffic(10, 10, ['--mode', 'throughput', '--window', '16'])
   const bigRoom = traffic(sizes.bigRoom, 10, ['--mode', 'throughput', '--window', '16'])
-  const pair = async (label: string, servers: Server[][], args: string[], metric: (run: any) => number, timeoutS?: number) => {
-    const [bare, ours] = [servers[0]!, servers[1]!]
+  /** The bare baseline, the Socket.IO peer and ours, one right after the other. */
+  const trio = async (label: string, servers: Server[][], args: string[], metric: (run: any) => number, timeoutS?: number) => {
+    const [bare, peer, ours] = [servers[0]!, servers[1]!, servers[2]!]
     return [
       await measure(`${label}, bare ws`, [...target(bare), ...args], metric, timeoutS),
+      await measure(`${label}, Socket.IO`, [...target(peer), ...args], metric, timeoutS),
       await measure(`${label}, ours`, [...target(ours), ...args], metric, timeoutS)
     ]
   }
 
   let throughputBare: any
+  let throughputPeer: any
   let bigRoomBare: any
   let bigRoomOurs: any
   let throughputOurs: any
-  if ([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 20, 21, 22].some(wanted)) {
+  if ([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 15, 16, 20, 21, 22].some(wanted)) {
     const bare = await ctx.startBare()
+    const peer = await ctx.startSocketIo()
     const ours = await ctx.startPg()
-    const both = [[bare], [ours]]
+    const all = [[bare], [peer], [ours]]
 
     // First, on fresh processes: memory per socket is cleanest before any traffic.
     if (wanted(5)) {
       const args = ['--mode', 'idle', '--sockets', String(sizes.idleSockets), '--users', String(sizes.users)]
-      const [b, o] = await pair('idle', both, args, (run) => run.perSocketKiB)
+      const [b, p, o] = await trio('idle', all, args, (run) => run.perSocketKiB)
       rows.set(5, {
         scenario: `${int(sizes.idleSockets)} idle sockets: server memory per socket`,
         bare: memoryText(b),
+        peer: memoryText(p),
         ours: memoryText(o),
         ratio: ratio(o.perSocketKiB, b.perSocketKiB),
+        peerRatio: ratio(o.perSocketKiB, p.perSocketKiB),
         target: '≤ 9 KiB',
         met: yes(o.perSocketKiB <= 9 && o.socketsClosed === 0)
       })
@@ -104,27 +98,37 @@ export async function scenarios (ctx: Context): Promise<Row[]> {
     }
     // Scenario 10's target is relative to this one's figure, so it runs this too.
     if (wanted(1) || wanted(8) || wanted(10)) {
-      const [b, o] = await pair('throughput', both, throughput, stored)
+      const [b, p, o] = await trio('throughput', all, throughput, stored)
       throughputBare = b
+      throughputPeer = p
       throughputOurs = o
       rows.set(1, {
         scenario: '10-member room, 10 senders, 16 unacked each: stored msgs/s',
         bare: shown(b, int(b.storedPerSec)),
-        ours: shown(o, int(o.storedPerSec)),
+        peer: shown(p, int(p.storedPerSec)),
+        ours: shown(o, `${int(o.storedPerSec)} (${cpuText(o)})`),
         ratio: ratio(o.storedPerSec, b.storedPerSec),
+        peerRatio: ratio(o.storedPerSec, p.storedPerSec),
         target: '≥ 6,000 and ≥ 0.35 × bare ws',
         met: yes(o.storedPerSec >= 6000 && o.storedPerSec >= 0.35 * b.storedPerSec && clean(b, o))
       })
     }
+    // Right after scenario 1: the embedded database against PostgreSQL, ours on each back to back.
+    const embeddedTraffic = (members: number, loop: string[]) => traffic(members, 10, loop)
+    for (const [number, row] of await embeddedScenarios(ctx, ours, embeddedTraffic, { bare: throughputBare, peer: throughputPeer })) {
+      rows.set(number, row)
+    }
     if (wanted(2) || wanted(9)) {
-      const [b, o] = await pair('big room', both, bigRoom, deliveries)
+      const [b, p, o] = await trio('big room', all, bigRoom, deliveries)
       bigRoomBare = b
       bigRoomOurs = o
       rows.set(2, {
         scenario: `${int(sizes.bigRoom)}-member room, 10 senders: deliveries/s`,
         bare: shown(b, int(b.deliveriesPerSec)),
+        peer: shown(p, int(p.deliveriesPerSec)),
         ours: shown(o, int(o.deliveriesPerSec)),
         ratio: ratio(o.deliveriesPerSec, b.deliveriesPerSec),
+        peerRatio: ratio(o.deliveriesPerSec, p.deliveriesPerSec),
         target: '≥ 0.8 × bare ws',
         met: yes(o.deliveriesPerSec >= 0.8 * b.deliveriesPerSec && clean(b, o))
       })
@@ -132,12 +136,14 @@ export async function scenarios (ctx: Context): Promise<Row[]> {
     for (const [number, rate, bound] of [[3, 20, 8], [4, 500, 10]] as const) {
       if (!wanted(number)) continue
       const args = traffic(100, 10, ['--mode', 'latency', '--rate', String(rate)])
-      const [b, o] = await pair(`latency at ${rate} msgs/s`, both, args, p99)
+      const [b, p, o] = await trio(`latency at ${rate} msgs/s`, all, args, p99)
       rows.set(number, {
         scenario: `100-member room, ${rate} msgs/s: p99 send→deliver`,
         bare: shown(b, msText(p99(b))),
-        ours: shown(o, msText(p99(o))),
+        peer: shown(p, msText(p99(p))),
+        ours: shown(o, `${msText(p99(o))} (${loopText(o)})`),
         ratio: ratio(p99(o), p99(b)),
+        peerRatio: ratio(p99(o), p99(p)),
         target: `≤ ${bound} ms`,
         met: yes(p99(o) <= bound && clean(b, o))
       })
@@ -173,21 +179,8 @@ export async function scenarios (ctx: Context): Promise<Row[]> {
     const latency = traffic(100, 10, ['--mode', 'latency', '--rate', '50'])
     for (const [number, row] of await homeScenarios(ctx, target([ours]), latency)) rows.set(number, row)
     await ctx.stop(bare)
+    await ctx.stop(peer)
     await ctx.stop(ours)
-  }
-
-  if (wanted(8)) {
-    const embedded = await ctx.startEmbedded()
-    const o = await measure('throughput on the embedded database, ours', [...target([embedded]), ...throughput], stored)
-    await ctx.stop(embedded)
-    rows.set(8, {
-      scenario: 'embedded default (PGlite), 10-member room as above: stored msgs/s',
-      bare: throughputBare === undefined ? '—' : int(throughputBare.storedPerSec),
-      ours: shown(o, int(o.storedPerSec)),
-      ratio: ratio(o.storedPerSec, throughputBare?.storedPerSec),
-      target: '≥ 1,500 stored msgs/s',
-      met: yes(o.storedPerSec >= 1500 && clean(o))
-    })
   }
 
   if (wanted(9)) rows.set(9, await redisPair(ctx, bigRoom, bigRoomBare, bigRoomOurs))

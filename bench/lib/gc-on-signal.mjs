@@ -6,10 +6,14 @@
 import { writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { isMainThread } from 'node:worker_threads'
 
-process.on('SIGWINCH', () => {
-  // Plain gc(): on Node 20, gc({ type: 'major' }) left unreachable objects in place in a test.
-  globalThis.gc()
-  const { rss, heapUsed, heapTotal, external, arrayBuffers } = process.memoryUsage()
-  writeFileSync(join(tmpdir(), `chat-bench-gc-${process.pid}.json`), JSON.stringify({ rss, heapUsed, heapTotal, external, arrayBuffers }))
-})
+// Worker threads inherit the preloads, and have no signals.
+if (isMainThread) {
+  process.on('SIGWINCH', () => {
+    // Plain gc(): on Node 20, gc({ type: 'major' }) left unreachable objects in place in a test.
+    globalThis.gc()
+    const { rss, heapUsed, heapTotal, external, arrayBuffers } = process.memoryUsage()
+    writeFileSync(join(tmpdir(), `chat-bench-gc-${process.pid}.json`), JSON.stringify({ rss, heapUsed, heapTotal, external, arrayBuffers }))
+  })
+}

@@ -22,6 +22,10 @@ export interface Server {
   url: string
   pid: number
   logFile: string
+  /** How the load generator speaks to it: the API's sockets (ours and the baseline), or Socket.IO's. */
+  protocol: 'api' | 'socketio'
+  /** The PostgreSQL database it serves, if any: the load generator reads its backends' CPU. */
+  databaseUrl?: string | undefined
   stop: () => Promise<void>
 }
 
@@ -39,7 +43,7 @@ function freePort (): Promise<number> {
 
 /** Starts a child process serving HTTP on `port` and waits until /healthz answers. */
 async function startProcess (name: string, command: string, args: string[], env: Record<string, string>,
-  port: number): Promise<Server> {
+  port: number, protocol: Server['protocol'] = 'api'): Promise<Server> {
   const [sh, shArgs] = withFileLimit(command, args)
   const child: ChildProcess = spawn(sh, shArgs, {
     cwd: root,
@@ -71,6 +75,7 @@ async function startProcess (name: string, command: string, args: string[], env:
     url,
     pid: child.pid!,
     logFile,
+    protocol,
     async stop () {
       if (exited) return
       child.kill('SIGTERM')
@@ -81,13 +86,24 @@ async function startProcess (name: string, command: string, args: string[], env:
   }
 }
 
-/** Node flags of every server the bench starts: a full collection on demand, for the idle mode (see the file). */
-const GC_ON_SIGNAL = ['--expose-gc', '--import', join(root, 'bench/lib/gc-on-signal.mjs')]
+/**
+ * Node flags of every server the bench starts: a full collection on demand, for the idle mode, and the event loop's
+ * delay over a window, for the traffic modes (see the files).
+ */
+const GC_ON_SIGNAL = ['--expose-gc', '--import', join(root, 'bench/lib/gc-on-signal.mjs'), '--import', join(root, 'bench/lib/loop-delay.mjs')]
 
-export async function startBaseline (): Promise<Server> {
+/** The bare `ws` baseline: corked for the tick, as ours (bench/baseline-server.ts), unless `corked` is false. */
+export async function startBaseline (corked = true): Promise<Server> {
   const port = await freePort()
-  return startProcess('bare ws', process.execPath,
-    [...GC_ON_SIGNAL, '--import', 'tsx', join(root, 'bench/baseline-server.ts')], {}, port)
+  return startProcess(corked ? 'bare ws' : 'bare ws (uncorked)', process.execPath,
+    [...GC_ON_SIGNAL, '--import', 'tsx', join(root, 'bench/baseline-server.ts')], { BASELINE_CORK: corked ? '1' : '0' }, port)
+}
+
+/** The Socket.IO peer (bench/socketio-server.ts): in memory, WebSocket transport only. */
+export async function startSocketIo (): Promise<Server> {
+  const port = await freePort()
+  return startProcess('Socket.IO', process.execPath,
+    [...GC_ON_SIGNAL, '--import', 'tsx', join(root, 'bench/socketio-server.ts')], {}, port, 'socketio')
 }
 
 export interface OursOptions {
@@ -133,7 +149,7 @@ export async function startOurs (options: OursOptions): Promise<Server> {
   if (options.tsx) env.FASTIFY_AUTOLOAD_TYPESCRIPT = '1'
   // Without these, a REDIS_URL from the caller's environment would turn every single-instance run into a Redis one.
   const clear = { DATABASE_URL: '', REDIS_URL: '', DATA_DIR: '' }
-  return startProcess(options.name, process.execPath, args, { ...clear, ...env }, port)
+  return { ...await startProcess(options.name, process.execPath, args, { ...clear, ...env }, port), databaseUrl: options.databaseUrl }
 }
 
 const newestSource = (dir: string): number => readdirSync(dir, { withFileTypes: true }).reduce((newest, entry) => {

@@ -12,6 +12,27 @@ export interface Topology {
   members: number
   /** Distinct users; sockets beyond it reuse them (registering costs a deliberate scrypt hash each). */
   users: number
+  /** The server's: ours (and the bare baseline's), or Socket.IO's (the same frames as event data). */
+  protocol?: Protocol | undefined
+}
+
+export type Protocol = 'api' | 'socketio'
+
+/** A Socket.IO `message` event on the wire, around the frame's JSON; a ping of Engine.IO, and its answer. */
+const EVENT_HEAD = Buffer.from('42["message",')
+const ENGINE_PING = 0x32 // '2'
+
+/**
+ * The frame inside a Socket.IO `message` event (a view, nothing copied), or undefined for Engine.IO's own packets;
+ * its pings are answered here (unanswered, the server closes the socket after pingInterval + pingTimeout).
+ */
+function unwrapEvent (ws: WebSocket, data: Buffer): Buffer | undefined {
+  if (data.length === 1 && data[0] === ENGINE_PING) {
+    ws.send('3')
+    return undefined
+  }
+  if (data.length <= EVENT_HEAD.length || data.compare(EVENT_HEAD, 0, EVENT_HEAD.length, 0, EVENT_HEAD.length) !== 0) return undefined
+  return data.subarray(EVENT_HEAD.length, data.length - 1)
 }
 
 export interface Setup { accounts: Account[], roomNames: string[], userOf: (room: number, member: number) => number }
@@ -55,8 +76,11 @@ export class BenchSocket {
   sender = -1
   private pong: (() => void) | undefined
 
-  constructor (readonly ws: WebSocket, readonly room: number, onMessage: MessageHandler, onError?: ErrorHandler) {
-    ws.on('message', (data: Buffer) => {
+  constructor (readonly ws: WebSocket, readonly room: number, onMessage: MessageHandler, onError?: ErrorHandler,
+    private readonly socketIo = false) {
+    ws.on('message', (raw: Buffer) => {
+      const data = socketIo ? unwrapEvent(ws, raw) : raw
+      if (data === undefined) return
       const kind = scan(data)
       if (kind === FrameKind.message) {
         if (frame.seq === this.last + 1) {
@@ -79,12 +103,17 @@ export class BenchSocket {
     })
   }
 
+  /** Sends a frame of the API (as a `message` event to a Socket.IO server). */
+  send (text: string): void {
+    this.ws.send(this.socketIo ? `42["message",${text}]` : text)
+  }
+
   /** Resolves on the pong: the server answers only after the socket has joined its room. */
   joined (timeoutMs: number): Promise<void> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('no pong: the socket did not join in time')), timeoutMs)
       this.pong = () => { clearTimeout(timer); this.pong = undefined; resolve() }
-      this.ws.send('{"type":"ping"}')
+      this.send('{"type":"ping"}')
     })
   }
 }
@@ -92,12 +121,33 @@ export class BenchSocket {
 const wsPath = (base: string, room: string, token: string, lastSeq?: number) =>
   `${base.replace(/^http/, 'ws')}/ws/chat/${room}/?token=${token}${lastSeq === undefined ? '' : `&last_seq=${lastSeq}`}`
 
-/** Opens a socket (bounded by `timeoutMs`); the generator does no deflate and no UTF-8 check, to stay light. */
-export function openSocket (base: string, room: string, token: string, timeoutMs: number, lastSeq?: number): Promise<WebSocket> {
+/** Socket.IO's WebSocket transport (Engine.IO 4), with the room and token as handshake query parameters. */
+const socketIoPath = (base: string, room: string, token: string) =>
+  `${base.replace(/^http/, 'ws')}/socket.io/?EIO=4&transport=websocket&room=${encodeURIComponent(room)}&token=${token}`
+
+/**
+ * Opens a socket (bounded by `timeoutMs`); the generator does no deflate and no UTF-8 check, to stay light. To a
+ * Socket.IO server, it connects to the main namespace after Engine.IO's open packet (`0{…}`: send `40`, wait for
+ * `40{…}`), as its client does.
+ */
+export function openSocket (base: string, room: string, token: string, timeoutMs: number, lastSeq?: number,
+  protocol: Protocol = 'api'): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(wsPath(base, room, token, lastSeq), { perMessageDeflate: false, skipUTF8Validation: true })
+    const url = protocol === 'socketio' ? socketIoPath(base, room, token) : wsPath(base, room, token, lastSeq)
+    const ws = new WebSocket(url, { perMessageDeflate: false, skipUTF8Validation: true })
     const timer = setTimeout(() => { ws.terminate(); reject(new Error('socket open timed out')) }, timeoutMs)
-    ws.once('open', () => { clearTimeout(timer); resolve(ws) })
+    const opened = () => { clearTimeout(timer); resolve(ws) }
+    if (protocol === 'socketio') {
+      const handshake = (data: Buffer) => {
+        if (data[0] === 0x30 /* '0' */) return ws.send('40')
+        if (data.toString('latin1', 0, 2) !== '40') return
+        ws.off('message', handshake)
+        opened()
+      }
+      ws.on('message', handshake)
+    } else {
+      ws.once('open', opened)
+    }
     ws.once('unexpected-response', (_req, res) => {
       clearTimeout(timer)
       ws.terminate()
@@ -118,8 +168,9 @@ export async function openSwarm (topology: Topology, setup: Setup, onMessage: Me
   for (let m = members.from; m < members.to; m++) for (let r = 0; r < topology.rooms; r++) slots.push({ room: r, member: m })
   const sockets = await mapLimit(slots, concurrency, async ({ room, member }, i) => {
     const url = topology.urls[i % topology.urls.length]!
-    const ws = await openSocket(url, setup.roomNames[room]!, setup.accounts[setup.userOf(room, member)]!.token, timeoutMs)
-    const socket = new BenchSocket(ws, room, onMessage, onError)
+    const ws = await openSocket(url, setup.roomNames[room]!, setup.accounts[setup.userOf(room, member)]!.token, timeoutMs,
+      undefined, topology.protocol)
+    const socket = new BenchSocket(ws, room, onMessage, onError, topology.protocol === 'socketio')
     ws.on('close', () => { socket.closedEarly = true })
     ws.on('error', () => {})
     await socket.joined(timeoutMs)

@@ -1,5 +1,15 @@
 /** Formatting for the results table (Markdown, so a run can be pasted into docs/benchmarks.md as is). */
-export interface Row { scenario: string, bare: string, ours: string, ratio: string, target: string, met: string }
+/** `peer` and `peerRatio`: the Socket.IO peer's figure and ours ÷ it, for the scenarios it runs ('—' elsewhere). */
+export interface Row {
+  scenario: string
+  bare: string
+  peer?: string
+  ours: string
+  ratio: string
+  peerRatio?: string
+  target: string
+  met: string
+}
 
 export const int = (n: number) => Math.round(n).toLocaleString('en-US')
 export const msText = (n: number) => `${n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : Math.round(n)} ms`
@@ -9,11 +19,14 @@ export const ratio = (ours: number | undefined, bare: number | undefined) =>
 export const yes = (ok: boolean) => ok ? 'yes' : 'NO'
 
 export function markdown (rows: Row[]): string {
-  const header: Row = { scenario: 'scenario', bare: 'bare ws', ours: 'ours', ratio: 'ratio', target: 'target', met: 'met?' }
+  const header: Required<Row> = {
+    scenario: 'scenario', bare: 'bare ws', peer: 'Socket.IO', ours: 'ours', ratio: '÷ bare ws', peerRatio: '÷ Socket.IO', target: 'target', met: 'met?'
+  }
   const all = [header, ...rows]
   const keys = Object.keys(header) as Array<keyof Row>
-  const widths = keys.map((key) => Math.max(...all.map((row) => row[key].length)))
-  const line = (row: Row) => `| ${keys.map((key, i) => row[key].padEnd(widths[i]!)).join(' | ')} |`
+  const cell = (row: Row, key: keyof Row) => row[key] ?? '—'
+  const widths = keys.map((key) => Math.max(...all.map((row) => cell(row, key).length)))
+  const line = (row: Row) => `| ${keys.map((key, i) => cell(row, key).padEnd(widths[i]!)).join(' | ')} |`
   return [line(header), `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`, ...rows.map(line)].join('\n')
 }
 

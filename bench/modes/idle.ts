@@ -1,7 +1,7 @@
 import { collectGarbage, rssKiB } from '../lib/proc.js'
-import { closeSwarm, openSwarm, setUp } from '../lib/swarm.js'
+import { closeSwarm, openSwarm, setUp, type Protocol } from '../lib/swarm.js'
 
-export interface IdleOptions { urls: string[], sockets: number, users: number, serverPids: number[], settleS: number }
+export interface IdleOptions { urls: string[], sockets: number, users: number, protocol: Protocol, serverPids: number[], settleS: number }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const MIN_COLLECTIONS = 6
@@ -22,7 +22,7 @@ const perSocket = (kiB: number, sockets: number) => Math.round((kiB / sockets) *
  */
 export async function runIdle (options: IdleOptions) {
   if (options.serverPids.length === 0) throw new Error('idle mode needs --server-pid to read the server memory')
-  const topology = { urls: options.urls, rooms: 1, members: options.sockets, users: options.users }
+  const topology = { urls: options.urls, rooms: 1, members: options.sockets, users: options.users, protocol: options.protocol }
   const setup = await setUp(topology, 'idle')
   const rss = () => options.serverPids.reduce((sum, pid) => sum + rssKiB(pid), 0)
   /**

@@ -1,7 +1,8 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { clientId, frame } from '../lib/frames.js'
 import { commitTotals } from '../lib/metrics.js'
-import { cpuMeter } from '../lib/proc.js'
+import { databaseCpuMeter } from '../lib/pg-cpu.js'
+import { cpuMeter, loopDelayMeter, threadCpuMeter } from '../lib/proc.js'
 import { Samples } from '../lib/stats.js'
 import { closeSwarm, errorCounts, openSwarm, setUp, until, type BenchSocket, type Topology } from '../lib/swarm.js'
 
@@ -19,6 +20,8 @@ export interface TrafficOptions extends Topology {
   /** Every member socket sends a `read` frame for every message it receives. */
   readFrames?: boolean
   serverPids: number[]
+  /** The server's PostgreSQL database: its backends' CPU is read beside the server's (bench/lib/pg-cpu.ts). */
+  databaseCpu?: string | undefined
 }
 
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits
@@ -72,7 +75,7 @@ export async function runTraffic (options: TrafficOptions) {
   function send (socket: BenchSocket): void {
     const k = socket.sender
     const id = clientId(k, sentBy[k]!++, Math.round(performance.now() * 1000))
-    socket.ws.send(`{"message":"${text}","message_type":"text","client_id":"${id}"}`)
+    socket.send(`{"message":"${text}","message_type":"text","client_id":"${id}"}`)
     sent++
   }
 
@@ -90,23 +93,31 @@ export async function runTraffic (options: TrafficOptions) {
     })
   }
   await sleep(warmupS * 1000)
-  measuring = true
   lag.enable()
-  const serverCpu = cpuMeter(options.serverPids)
   const commitsBefore = await commitTotals(options.urls)
+  const databaseCpu = options.databaseCpu === undefined ? undefined : await databaseCpuMeter(options.databaseCpu)
+  const loops = await Promise.all(options.serverPids.map((pid) => loopDelayMeter(pid)))
+  const threadCpu = options.serverPids.length === 1 ? threadCpuMeter(options.serverPids[0]!) : undefined
+  const serverCpu = cpuMeter(options.serverPids)
   const generatorCpu = process.cpuUsage()
+  measuring = true
   const windowStart = performance.now()
   await until(() => !sending, (durationS - warmupS) * 1000)
   measuring = false
   const windowS = (performance.now() - windowStart) / 1000
   const serverCpuPct = serverCpu()
+  const threads = threadCpu?.()
+  const generator = process.cpuUsage(generatorCpu)
+  const databaseCpuS = await databaseCpu?.()
+  const loopDelays = await Promise.all(loops.map((end) => end()))
   const commitsAfter = await commitTotals(options.urls)
   const commits = commitsBefore === undefined || commitsAfter === undefined
     ? undefined
     : { commits: commitsAfter.commits - commitsBefore.commits, messages: commitsAfter.messages - commitsBefore.messages }
-  const generator = process.cpuUsage(generatorCpu)
   lag.disable()
   sending = false
+  /** CPU per message acknowledged in the window, in µs. */
+  const perMessage = (seconds: number) => ackedInWindow === 0 ? null : Math.round((seconds * 1e6) / ackedInWindow)
 
   // Every send answered, then every socket up to its room's last seq (bounded).
   const acksDrained = await until(() => sent === acked + refused || sockets.some((s) => s.closedEarly), 15_000)
@@ -139,6 +150,17 @@ export async function runTraffic (options: TrafficOptions) {
     drained: acksDrained && caughtUp,
     overCapacity,
     serverCpuPct,
+    serverCpuUsPerMsg: serverCpuPct === null ? null : perMessage((serverCpuPct / 100) * windowS),
+    // The event loop (main thread) and the server's other threads: the embedded database's worker, GC helpers.
+    serverThreadsCpuPct: threads === undefined
+      ? undefined
+      : { main: Math.round((threads.main / windowS) * 100), others: Math.round((threads.others / windowS) * 100) },
+    databaseCpuPct: databaseCpuS === undefined ? undefined : Math.round((databaseCpuS / windowS) * 100),
+    databaseCpuUsPerMsg: databaseCpuS === undefined ? undefined : perMessage(databaseCpuS),
+    // The server's event-loop delay over the window (1 ms resolution: a block of b ms shows as about b + 1).
+    serverLoopDelayMs: loopDelays.some((d) => d === undefined)
+      ? undefined
+      : { max: Math.max(...loopDelays.map((d) => d!.maxMs)), p99: Math.max(...loopDelays.map((d) => d!.p99Ms)) },
     // Group commit: transactions a second, and messages per transaction, over the window.
     commitsPerSec: commits === undefined ? undefined : Math.round(commits.commits / windowS),
     meanBatch: commits === undefined || commits.commits === 0 ? undefined : round(commits.messages / commits.commits, 1),

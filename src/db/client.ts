@@ -1,35 +1,12 @@
-import { PGlite } from '@electric-sql/pglite'
-import { sql } from 'drizzle-orm'
-import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
 import postgres from 'postgres'
 import { migrationsDir } from '../paths.js'
-import { lockDataDir } from './data-dir-lock.js'
+import type { Database, Query } from './database.js'
+import { openEmbedded } from './embedded.js'
 import * as schema from './schema/index.js'
 
-type Schema = typeof schema
-/** Both drivers' databases: every query is written once against this type. */
-export type Db = PgDatabase<PgQueryResultHKT, Schema>
-
-/** Plain SQL with `$n` parameters. */
-export type Query = <T>(text: string, params: unknown[]) => Promise<T[]>
-
-export interface Database {
-  /** drizzle over the driver: every query but the hottest is written with it. */
-  orm: Db
-  kind: 'postgres' | 'embedded'
-  /** Applies pending migrations; several processes may call it at once. */
-  migrate: () => Promise<void>
-  /** Plain SQL with `$n` parameters for a hot path: on PostgreSQL it is prepared once per connection. */
-  query: Query
-  /** Runs `work` in one transaction on one connection; it commits when `work` resolves, and rolls back if it throws. */
-  transaction: <T>(work: (query: Query) => Promise<T>) => Promise<T>
-  ping: () => Promise<void>
-  close: () => Promise<void>
-}
+export type { Database, Db, Query } from './database.js'
 
 export interface DatabaseOptions {
   databaseUrl?: string | undefined
@@ -49,7 +26,7 @@ const reconnectDelay = (retries: number) => Math.min(0.05 * 2 ** Math.max(0, ret
 
 export async function openDatabase (options: DatabaseOptions): Promise<Database> {
   return options.databaseUrl === undefined
-    ? await openEmbedded(options.dataDir)
+    ? await openEmbedded(options.dataDir, drizzleOptions)
     : openPostgres(options.databaseUrl, options.poolSize ?? 10)
 }
 
@@ -88,30 +65,5 @@ function openPostgres (url: string, max: number): Database {
       await tx.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true }) as unknown as R[])) as T,
     async ping () { await client`select 1` },
     async close () { await client.end({ timeout: 5 }) }
-  }
-}
-
-async function openEmbedded (dataDir: string): Promise<Database> {
-  const inMemory = dataDir.startsWith('memory://')
-  const unlock = inMemory ? () => {} : lockDataDir(dataDir)
-  let client: PGlite
-  try {
-    client = await PGlite.create(inMemory ? undefined : dataDir)
-  } catch (error) {
-    unlock()
-    throw error
-  }
-  const db = drizzlePglite(client, drizzleOptions)
-  return {
-    orm: db as unknown as Db,
-    kind: 'embedded',
-    async migrate () { await migratePglite(db, { migrationsFolder: migrationsDir }) },
-    query: async <T>(text: string, params: unknown[]) => (await client.query<T>(text, params)).rows,
-    transaction: async <T>(work: (query: Query) => Promise<T>) => await client.transaction((tx) =>
-      work(async <R>(text: string, params: unknown[]) => (await tx.query<R>(text, params)).rows)),
-    async ping () { await db.execute(sql`select 1`) },
-    async close () {
-      try { await client.close() } finally { unlock() }
-    }
   }
 }

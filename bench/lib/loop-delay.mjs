@@ -1,0 +1,24 @@
+// Preloaded into every server the bench starts (beside gc-on-signal.mjs): the event loop's delay, at 1 ms resolution,
+// over a window the load generator marks with SIGURG (ignored by default, unused by Node and by the servers). Each
+// signal writes what was measured since the previous one (nothing the first time) to a file and starts over, so
+// nothing runs in a server that is not asked. Values include the resolution: a loop blocked for b ms records about
+// b + 1 ms. Main thread only: worker threads inherit the preloads and have no signals.
+import { writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { isMainThread } from 'node:worker_threads'
+
+if (isMainThread) {
+  let histogram
+  process.on('SIGURG', () => {
+    const ms = (ns) => Math.round(ns / 1e3) / 1e3
+    const reading = histogram === undefined
+      ? {}
+      : { maxMs: ms(histogram.max), p99Ms: ms(histogram.percentile(99)), meanMs: ms(histogram.mean), samples: histogram.count }
+    histogram?.disable()
+    histogram = monitorEventLoopDelay({ resolution: 1 })
+    histogram.enable()
+    writeFileSync(join(tmpdir(), `chat-bench-loop-${process.pid}.json`), JSON.stringify(reading))
+  })
+}
