@@ -152,9 +152,7 @@ export class RoomConnection extends Emitter<{ status: ConnectionStatus, frame: S
 
   private retry (code: number): void {
     const { initialMs = 500, maxMs = 15_000 } = this.options.backoff ?? {}
-    // A server that said it is shutting down (1001) is not back at once: the first retry waits at least 2 s.
-    const floor = code === 1001 ? 2000 : initialMs
-    const ceiling = Math.min(Math.max(maxMs, floor), Math.max(floor, initialMs * 2 ** Math.min(this.attempt, 16)))
+    const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(this.attempt, 16))
     // Half fixed, half random ("equal jitter"): instances restarting do not get every client back at once.
     const retryInMs = Math.round(ceiling / 2 + Math.random() * ceiling / 2)
     this.setStatus({ state: 'waiting', attempt: this.attempt, retryInMs, code })

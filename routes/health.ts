@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { HttpError } from '../src/lib/http-error.js'
+import { unavailable } from '../src/lib/http-error.js'
 import { errors } from '../src/schemas/errors.js'
 
 const Status = Type.Object({ status: Type.Literal('ok') })
@@ -30,7 +30,7 @@ const health: FastifyPluginAsyncTypebox = async (fastify) => {
     const [db, brokerCheck] = await Promise.allSettled([within(database.ping()), within(broker.ping())])
     const down = [db.status === 'rejected' ? 'database' : '', brokerCheck.status === 'rejected' ? 'broker' : '']
       .filter(Boolean)
-    if (down.length > 0) throw new HttpError(503, 'unavailable', `Unavailable: ${down.join(', ')}.`)
+    if (down.length > 0) throw unavailable(`Unavailable: ${down.join(', ')}.`)
     return { status: 'ok' as const }
   })
 }

@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { isDatabaseUnavailable } from './lib/db-errors.js'
-import { HttpError, type ErrorCode } from './lib/http-error.js'
+import { HttpError, unavailable, type ErrorCode } from './lib/http-error.js'
 import type { ErrorResponse } from './schemas/errors.js'
 
 function toHttpError (error: FastifyError): HttpError {
@@ -18,14 +18,14 @@ function toHttpError (error: FastifyError): HttpError {
   // Fastify gives a 4xx to what the client did, a request body it aborted (ECONNRESET) included: that is not the
   // database's ECONNRESET.
   if (status >= 500 && isDatabaseUnavailable(error)) {
-    return new HttpError(503, 'unavailable', 'The service is unavailable. Retry later.')
+    return unavailable()
   }
   if (status === 413) return new HttpError(413, 'payload_too_large', 'The request body is too large.')
   if (status === 429) return new HttpError(429, 'throttled', error.message)
   if (status === 404) return new HttpError(404, 'not_found', 'Not found.')
   // Fastify's own client errors (malformed JSON, wrong content type, bad headers) are bad input too.
   if (status >= 400 && status < 500) return new HttpError(400, 'validation_error', error.message)
-  if (status === 503) return new HttpError(503, 'unavailable', 'The service is unavailable. Retry later.')
+  if (status === 503) return unavailable()
   return new HttpError(500, 'server_error', 'A server error occurred.')
 }
 

@@ -38,6 +38,14 @@ export function call<T = any> (base: string, method: string, path: string,
   })
 }
 
+/** A GET that must answer 200, with how long it took. */
+export async function timedGet<T> (base: string, token: string, path: string): Promise<{ body: T, ms: number }> {
+  const started = performance.now()
+  const reply = await call<T>(base, 'GET', path, { token })
+  if (reply.status !== 200) throw new Error(`GET ${path}: ${reply.status} ${JSON.stringify(reply.body)}`)
+  return { body: reply.body, ms: performance.now() - started }
+}
+
 async function expect<T> (reply: Promise<Reply<T>>, status: number, what: string): Promise<T> {
   const { status: got, body } = await reply
   if (got !== status) throw new Error(`${what}: expected ${status}, got ${got} ${JSON.stringify(body)}`)

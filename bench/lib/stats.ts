@@ -33,6 +33,13 @@ function percentile (sorted: ArrayLike<number>, p: number): number {
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!
 }
 
+/** Times in ms as a result reports them: p50, p99, max to the microsecond, and how many. */
+export function msStats (values: number[]) {
+  const s = summarize(values)
+  const round = (n: number) => Math.round(n * 1000) / 1000
+  return { p50: round(s.p50), p99: round(s.p99), max: round(s.max), samples: s.count }
+}
+
 export function summarize (values: number[]): Summary {
   const samples = new Samples()
   for (const value of values) samples.add(value)

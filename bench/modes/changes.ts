@@ -1,12 +1,11 @@
-import { call } from '../lib/api.js'
-import { summarize } from '../lib/stats.js'
+import { timedGet } from '../lib/api.js'
+import { msStats } from '../lib/stats.js'
 import { changedRoom } from './fill.js'
 
 export interface ChangesOptions { url: string, databaseUrl: string, changes: number }
 
 const LIMIT = 100
 const WARMUP_PAGES = 50
-const round = (n: number) => Math.round(n * 1000) / 1000
 
 interface ChangesPage { results: Array<{ rev: number }>, rev: number, has_more: boolean }
 interface HistoryPage { results: Array<{ seq: number }>, next: string | null }
@@ -21,12 +20,7 @@ export async function runChanges (options: ChangesOptions) {
   const { url, changes } = options
   if (changes % LIMIT !== 0 || changes < LIMIT * WARMUP_PAGES) throw new Error(`--changes must be a multiple of ${LIMIT}, at least ${LIMIT * WARMUP_PAGES}`)
   const { account, room, fillS } = await changedRoom(url, options.databaseUrl, changes, 'chg')
-  const get = async <T>(path: string) => {
-    const started = performance.now()
-    const reply = await call<T>(url, 'GET', path, { token: account.token })
-    if (reply.status !== 200) throw new Error(`GET ${path}: ${reply.status} ${JSON.stringify(reply.body)}`)
-    return { body: reply.body, ms: performance.now() - started }
-  }
+  const get = <T>(path: string) => timedGet<T>(url, account.token, path)
 
   const walk = async (pages: number, times?: { changes: number[], history: number[], healthz: number[] }) => {
     let since = changes
@@ -57,19 +51,15 @@ export async function runChanges (options: ChangesOptions) {
   const times = { changes: [] as number[], history: [] as number[], healthz: [] as number[] }
   const last = await walk(changes / LIMIT, times)
   if (last !== 2 * changes) throw new Error(`the changes feed ended at rev ${last}, not ${2 * changes}`)
-  const stats = (values: number[]) => {
-    const s = summarize(values)
-    return { p50: round(s.p50), p99: round(s.p99), max: round(s.max), samples: s.count }
-  }
-  const changesMs = stats(times.changes)
-  const historyMs = stats(times.history)
+  const changesMs = msStats(times.changes)
+  const historyMs = msStats(times.history)
   return {
     mode: 'changes',
     changes,
     fillS: Math.round(fillS * 10) / 10,
     changesMs,
     historyMs,
-    healthzMs: stats(times.healthz),
+    healthzMs: msStats(times.healthz),
     p99Ratio: Math.round((changesMs.p99 / historyMs.p99) * 100) / 100
   }
 }

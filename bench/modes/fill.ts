@@ -20,6 +20,19 @@ export async function insertMessages (sql: Sql, room: RoomInfo, account: Account
 }
 
 /**
+ * Settles a fill before it is measured. VACUUM, not just ANALYZE: the inserts would otherwise start an autovacuum of
+ * the table (its insert threshold) a minute or so later, in the middle of a measurement, competing for the same two
+ * cores. CHECKPOINT: the fill's dirty pages (hundreds of MB at 1,000,000) are written now, not by a checkpoint or
+ * the kernel's writeback while the measurement runs. It needs a superuser (or pg_checkpoint); without one, it is
+ * skipped.
+ */
+export async function settle (sql: Sql): Promise<void> {
+  await sql`vacuum (analyze) messages`
+  await sql`vacuum (analyze) message_reactions`
+  await sql`checkpoint`.catch(() => {})
+}
+
+/**
  * A room written straight into PostgreSQL (far faster than sending its messages) by `write`, which returns the
  * room's last seq and rev; `rooms` is moved to match, as the server itself would leave it.
  */
@@ -32,13 +45,7 @@ export async function filled (base: string, databaseUrl: string, prefix: string,
   try {
     const { lastSeq, lastRev } = await write(sql, room, account)
     await sql`update rooms set last_seq = ${lastSeq}, last_rev = ${lastRev} where id = ${room.id}`
-    // VACUUM, not just ANALYZE: the inserts would otherwise start an autovacuum of the table (its insert threshold)
-    // a minute or so later, in the middle of a measurement, competing for the same two cores. CHECKPOINT: the
-    // fill's dirty pages (hundreds of MB at 1,000,000) are written now, not by a checkpoint or the kernel's
-    // writeback while the measurement runs. It needs a superuser (or pg_checkpoint); without one, it is skipped.
-    await sql`vacuum (analyze) messages`
-    await sql`vacuum (analyze) message_reactions`
-    await sql`checkpoint`.catch(() => {})
+    await settle(sql)
     const [setting] = await sql<Array<{ value: string }>>`select value from settings where key = 'cursor_secret'`
     return { account, room, fillS: (performance.now() - started) / 1000, cursorSecret: setting?.value }
   } finally {

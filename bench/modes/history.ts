@@ -1,12 +1,11 @@
 import { createCursorCodec } from '../../src/lib/cursor.js'
 import { call } from '../lib/api.js'
-import { summarize } from '../lib/stats.js'
+import { msStats } from '../lib/stats.js'
 import { filledRoom } from './fill.js'
 
 export interface HistoryOptions { url: string, databaseUrl: string, messages: number, pages: number, secretKey?: string | undefined }
 
 const LIMIT = 50
-const round = (n: number) => Math.round(n * 1000) / 1000
 
 /**
  * Page latency at depth: a room of N messages, then pages of 50 fetched one at a time over the REST API at the
@@ -46,16 +45,12 @@ export async function runHistory (options: HistoryOptions) {
     if (health.status !== 200) throw new Error(`/healthz: unexpected answer ${health.status}`)
     if (i >= warmup) floor.push(performance.now() - started)
   }
-  const stats = (times: number[]) => {
-    const s = summarize(times)
-    return { p50: round(s.p50), p99: round(s.p99), max: round(s.max), samples: s.count }
-  }
   return {
     mode: 'history',
     messages,
     fillS: Math.round(fillS * 10) / 10,
-    newestMs: stats(targets.newest.times),
-    deepestMs: stats(targets.deepest.times),
-    healthzMs: stats(floor)
+    newestMs: msStats(targets.newest.times),
+    deepestMs: msStats(targets.deepest.times),
+    healthzMs: msStats(floor)
   }
 }

@@ -1,26 +1,7 @@
 import postgres from 'postgres'
-import { call, createRoom, joinRoom, mapLimit, register, uniqueName, type Account, type RoomInfo } from '../lib/api.js'
-import { summarize } from '../lib/stats.js'
-import { insertMessages } from './fill.js'
-
-const round = (n: number) => Math.round(n * 1000) / 1000
-const stats = (values: number[]) => {
-  const s = summarize(values)
-  return { p50: round(s.p50), p99: round(s.p99), max: round(s.max), samples: s.count }
-}
-
-async function timedGet<T> (url: string, token: string, path: string) {
-  const started = performance.now()
-  const reply = await call<T>(url, 'GET', path, { token })
-  if (reply.status !== 200) throw new Error(`GET ${path}: ${reply.status} ${JSON.stringify(reply.body)}`)
-  return { body: reply.body, ms: performance.now() - started }
-}
-
-/** Settles the fill's writes before measuring (see bench/modes/fill.ts: autovacuum and checkpoints). */
-async function settle (sql: postgres.Sql) {
-  await sql`vacuum (analyze) messages`
-  await sql`checkpoint`.catch(() => {})
-}
+import { createRoom, joinRoom, mapLimit, register, timedGet, uniqueName, type Account, type RoomInfo } from '../lib/api.js'
+import { msStats as stats } from '../lib/stats.js'
+import { insertMessages, settle } from './fill.js'
 
 export interface RoomListOptions { url: string, databaseUrl: string, rooms: number, messages: number, requests: number }
 
@@ -39,10 +20,7 @@ export async function runRoomList (options: RoomListOptions) {
     await joinRoom(url, reader.token, room.name)
     return room
   })
-  await mapLimit(Array.from({ length: rooms }), 8, async () => {
-    const room = await createRoom(url, idle.token, uniqueName('home_empty'))
-    return room
-  })
+  await mapLimit(Array.from({ length: rooms }), 8, () => createRoom(url, idle.token, uniqueName('home_empty')))
   const sql = postgres(options.databaseUrl, { max: 1, onnotice: () => {} })
   const started = performance.now()
   try {

@@ -1,5 +1,8 @@
 import type { User } from '../schemas/users.js'
 
+/** A socket across instances: its instance's hub, and its serial there. */
+export interface SocketRef { hub: string, serial: number }
+
 /**
  * What travels between instances. Room events go to the instances that have sockets in the room; control
  * events go to every instance. Frames are serialized once, by the publisher, and sent to sockets as they are.
@@ -10,7 +13,7 @@ export type RoomEvent =
   /** Typing and presence: ephemeral frames, not stored; not sent to the sockets of `userId` itself. */
   | { type: 'ephemeral', userId: number, frame: string }
   /** A member's read position moved: to every socket in the room but `except` (the socket that read, if any). */
-  | { type: 'read', except: string | null, frame: string }
+  | { type: 'read', except: SocketRef | null, frame: string }
   /** Close the sockets of one user in the room (removed: 4403), or of everyone (`userId` null, room deleted: 4404). */
   | { type: 'close', userId: number | null, code: number, reason: string }
 

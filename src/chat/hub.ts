@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify'
-import { presenceEvent, type Broker, type ControlEvent, type RoomEvent } from '../broker/types.js'
+import { presenceEvent, type Broker, type ControlEvent, type RoomEvent, type SocketRef } from '../broker/types.js'
 import type { Message } from '../schemas/messages.js'
 import type { User } from '../schemas/users.js'
 import { corkForTick, WireFrame } from './wire.js'
@@ -45,8 +45,8 @@ interface PendingRead {
   roomId: number
   user: User
   seq: number
-  /** The socket that read (it is not told), as `<hub>:<serial>`; null for a read over REST. */
-  except: string | null
+  /** The socket that read (it is not told); null for a read over REST. */
+  except: SocketRef | null
   /** A move came during the interval: the latest position goes out when it ends. */
   dirty: boolean
   timer: NodeJS.Timeout | undefined
@@ -247,7 +247,7 @@ export class ChatHub {
    */
   announceRead (roomId: number, user: User, seq: number, from?: ChatSession): void {
     const key = `${roomId}:${user.id}`
-    const except = from === undefined ? null : `${this.hubId}:${from.serial}`
+    const except = from === undefined ? null : { hub: this.hubId, serial: from.serial }
     const pending = this.reads.get(key)
     if (pending !== undefined) {
       if (seq >= pending.seq) Object.assign(pending, { seq, except })
@@ -394,7 +394,7 @@ export class ChatHub {
       case 'read': {
         // Serialized once, corked like messages: a busy room has a read frame a second from every member.
         const frame = new WireFrame(event.frame)
-        const except = event.except?.startsWith(`${this.hubId}:`) === true ? Number(event.except.slice(this.hubId.length + 1)) : -1
+        const except = event.except?.hub === this.hubId ? event.except.serial : -1
         for (const session of room.sessions) {
           if (session.serial === except) continue
           corkForTick(session.socket)

@@ -262,7 +262,8 @@ async function store (query: Query, rows: Map<number, Row>,
       reactions: row.reactions,
       mentions: row.mentions,
       retexted: retexted.has(id),
-      words: row.deleted ? null : searchVector(row.message)
+      // Split only for a text that changed: a reaction leaves the search words as they are.
+      words: retexted.has(id) && !row.deleted ? searchVector(row.message) : null
     }
   })
   const mentioned = [...retexted].flatMap((id) => {

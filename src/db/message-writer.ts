@@ -3,7 +3,7 @@ import type { Database } from './client.js'
 import { toMessage } from './mappers.js'
 import type { MessageRow } from './schema/index.js'
 import { EXCERPT_LENGTH, mentionedNames, searchVector } from '../chat/message-text.js'
-import { isRetryable, isUniqueViolation } from '../lib/db-errors.js'
+import { isRetryable, isUniqueViolation, retryingConflicts } from '../lib/db-errors.js'
 import type { Message } from '../schemas/messages.js'
 import type { User } from '../schemas/users.js'
 
@@ -137,18 +137,13 @@ export class MessageWriter {
   }
 
   private async commitChanges (batch: Array<Extract<Pending, { kind: 'change' }>>): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const { outcomes, committed } = await this.database.transaction((query) =>
-          applyChanges(query, batch.map((p) => p.request)))
-        this.onCommit(committed.map(({ roomId, message }) => ({ roomId, kind: 'updated' as const, message })))
-        settle(batch, outcomes)
-        return
-      } catch (error) {
-        if (attempt < MAX_ATTEMPTS && isRetryable(error)) continue
-        for (const pending of batch) pending.reject(error)
-        return
-      }
+    try {
+      const { outcomes, committed } = await retryingConflicts(() => this.database.transaction((query) =>
+        applyChanges(query, batch.map((p) => p.request))), MAX_ATTEMPTS)
+      this.onCommit(committed.map(({ roomId, message }) => ({ roomId, kind: 'updated' as const, message })))
+      settle(batch, outcomes)
+    } catch (error) {
+      for (const pending of batch) pending.reject(error)
     }
   }
 

@@ -1,5 +1,5 @@
 import type { Database } from './client.js'
-import { isRetryable } from '../lib/db-errors.js'
+import { retryingConflicts } from '../lib/db-errors.js'
 
 interface Pending {
   roomId: number
@@ -71,22 +71,18 @@ export class ReadWriter {
   }
 
   private async commit (batch: Pending[]): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const moved = new Map((await this.database.query<{ room_id: number, user_id: number, seq: number }>(MARK_READ,
-          [JSON.stringify(batch.map(({ roomId, userId, seq }) => ({ room_id: roomId, user_id: userId, seq })))]))
-          .map((row) => [`${row.room_id}:${row.user_id}`, Number(row.seq)]))
-        for (const entry of batch) {
-          const seq = moved.get(`${entry.roomId}:${entry.userId}`)
-          for (const { resolve } of entry.waiting) resolve(seq)
-        }
-        return
-      } catch (error) {
-        // Two instances marking the same members in another order can deadlock: one of them tries again.
-        if (attempt < MAX_ATTEMPTS && isRetryable(error)) continue
-        for (const entry of batch) for (const { reject } of entry.waiting) reject(error)
-        return
+    const marks = JSON.stringify(batch.map(({ roomId, userId, seq }) => ({ room_id: roomId, user_id: userId, seq })))
+    try {
+      // Two instances marking the same members in another order can deadlock: one of them tries again.
+      const rows = await retryingConflicts(() =>
+        this.database.query<{ room_id: number, user_id: number, seq: number }>(MARK_READ, [marks]), MAX_ATTEMPTS)
+      const moved = new Map(rows.map((row) => [`${row.room_id}:${row.user_id}`, Number(row.seq)]))
+      for (const entry of batch) {
+        const seq = moved.get(`${entry.roomId}:${entry.userId}`)
+        for (const { resolve } of entry.waiting) resolve(seq)
       }
+    } catch (error) {
+      for (const entry of batch) for (const { reject } of entry.waiting) reject(error)
     }
   }
 }

@@ -36,3 +36,15 @@ export function isRetryable (error: unknown): boolean {
   for (const link of chain(error)) if (link.code === '40P01' || link.code === '40001') return true
   return false
 }
+
+/** Runs `work`, and again after a deadlock or a serialization failure: `attempts` runs at most. */
+export async function retryingConflicts<T> (work: () => Promise<T>, attempts: number): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work()
+    } catch (error) {
+      if (attempt < attempts && isRetryable(error)) continue
+      throw error
+    }
+  }
+}

@@ -25,3 +25,4 @@ export const conflict = (detail: string) => new HttpError(409, 'conflict', detai
 export const notAuthenticated = () =>
   new HttpError(401, 'not_authenticated', 'Authentication credentials were not provided.')
 export const authenticationFailed = (detail = 'Invalid token.') => new HttpError(401, 'authentication_failed', detail)
+export const unavailable = (detail = 'The service is unavailable. Retry later.') => new HttpError(503, 'unavailable', detail)

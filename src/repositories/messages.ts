@@ -3,13 +3,13 @@ import type { Db } from '../db/client.js'
 import { toMessage, toUser } from '../db/mappers.js'
 import type { MessageWriter } from '../db/message-writer.js'
 import type { ReadWriter } from '../db/read-writer.js'
-import { messageColumns, messages, roomMembers, rooms, users } from '../db/schema/index.js'
+import { messageColumns, messages, publicUserColumns, roomMembers, rooms, users } from '../db/schema/index.js'
 import type { Cursor } from '../lib/cursor.js'
 import { keysetPage } from '../lib/keyset.js'
 import type { Message } from '../schemas/messages.js'
 
-/** The sender's public fields only: a page carries 50 of them, and nothing else of the row is shown. */
-const sender = { id: users.id, username: users.username, firstName: users.firstName, lastName: users.lastName }
+// The sender's public fields only: a page carries 50 of them, and nothing else of the row is shown.
+const sender = publicUserColumns
 
 export function createMessagesRepository (db: Db, writer: MessageWriter, reads: ReadWriter) {
   // Prepared, one per seek: drizzle builds the SQL once and PostgreSQL parses it once per connection (it is still

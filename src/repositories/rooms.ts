@@ -5,7 +5,8 @@ import type { Db } from '../db/client.js'
 import { toMessage, toUser, type RoomView } from '../db/mappers.js'
 import type { Message } from '../schemas/messages.js'
 import {
-  messageColumns, messageMentions, messages, roomMembers, rooms, users, type MemberRow, type RoomRow, type UserRow
+  messageColumns, messageMentions, messages, publicUserColumns, roomMembers, rooms, users, type MemberRow, type RoomRow,
+  type UserRow
 } from '../db/schema/index.js'
 import type { Cursor } from '../lib/cursor.js'
 import { isUniqueViolation } from '../lib/db-errors.js'
@@ -23,6 +24,8 @@ const roomColumns = {
 const mine = alias(roomMembers, 'mine')
 const peer = alias(users, 'peer')
 const nullable = (value: unknown) => value === null ? null : Number(value)
+/** Whether the caller of `selectViews` is a member (their row of `mine` was found). */
+const isMine = () => sql<boolean>`${mine.userId} is not null`
 
 /**
  * Rooms as one user sees them: their read position and unread counts (null for a non-member), the room's newest
@@ -39,7 +42,7 @@ function selectViews (db: Db, userId: number) {
   const deletedAfter = sql`(select count(*) from ${messages} d where d.room_id = ${rooms.id} and d.deleted and d.seq > ${read})`
   const query = db.select({
     ...roomColumns,
-    isMember: sql<boolean>`${mine.userId} is not null`.mapWith(Boolean),
+    isMember: isMine().mapWith(Boolean),
     lastReadSeq: sql<number | null>`${read}`.mapWith(nullable),
     unreadCount: sql<number | null>`case when ${read} is null then null
       else greatest(0, ${rooms.lastSeq} - ${read} - ${deletedAfter})::int end`,
@@ -70,7 +73,7 @@ export function createRoomsRepository (db: Db) {
     const found = new Map<number, Message>()
     if (ids.length > 0) {
       const names = new Map(rows.map((row) => [row.id, row.name]))
-      for (const row of await db.select({ message: messageColumns, sender: { id: users.id, username: users.username, firstName: users.firstName, lastName: users.lastName } })
+      for (const row of await db.select({ message: messageColumns, sender: publicUserColumns })
         .from(messages).innerJoin(users, eq(users.id, messages.senderId)).where(inArray(messages.id, ids as number[]))) {
         found.set(row.message.id, toMessage(row.message, names.get(row.message.roomId)!, toUser(row.sender)))
       }
@@ -170,16 +173,15 @@ export function createRoomsRepository (db: Db) {
     /** The rooms a user has joined, by latest activity (their newest message, else their creation), newest first. */
     async joined (userId: number): Promise<RoomView[]> {
       const { query, activity } = selectViews(db, userId)
-      return await withLastMessages(await query.where(sql`${mine.userId} is not null`)
+      return await withLastMessages(await query.where(isMine())
         .orderBy(desc(activity), desc(rooms.id)))
     },
 
     /** One page of the rooms a user may see (public ones, and private ones they are in), by name. */
     async page (user: UserRow, search: string | undefined, cursor: Cursor<string> | undefined, limit: number) {
-      const isMember = sql`${mine.userId} is not null`
-      const visible: SQL | undefined = user.isStaff ? undefined : or(eq(rooms.isPrivate, false), isMember)
+      const visible: SQL | undefined = user.isStaff ? undefined : or(eq(rooms.isPrivate, false), isMine())
       // Direct rooms are listed to their two members only, staff or not.
-      const listed = or(isNull(rooms.directLow), isMember)
+      const listed = or(isNull(rooms.directLow), isMine())
       const matching = search === undefined || search === '' ? undefined : ilike(rooms.name, containing(search))
       return await keysetPage(cursor, limit, async (direction, key, count) => {
         const seek = key === undefined ? undefined : direction === 'n' ? gt(rooms.name, key) : lt(rooms.name, key)

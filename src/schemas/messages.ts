@@ -20,6 +20,24 @@ export const Reaction = Type.Object({
 }, { $id: 'Reaction' })
 export type Reaction = Static<typeof Reaction>
 
+/** A Message as the documents show it (the Room example's `last_message` too). */
+export const messageExample = {
+  id: 42,
+  room: '2nd_year',
+  seq: 17,
+  message: '@anagh agreed, see you at 10',
+  message_type: 'text',
+  sender: { id: 2, username: 'priya', first_name: 'Priya', last_name: '' },
+  created_at: '2025-02-13T10:00:00.000Z',
+  client_id: 'b6f1c2e0-5d1a-4c9e-9a57-3f0e7c2d9a11',
+  rev: 23,
+  edited_at: '2025-02-13T10:01:30.000Z',
+  deleted: false,
+  reply_to: { id: 41, seq: 16, sender: { id: 1, username: 'anagh', first_name: 'Anagh', last_name: '' }, excerpt: 'Meet at 10 tomorrow?' },
+  reactions: [{ emoji: '👍', count: 2, user_ids: [1, 3] }],
+  mentions: [1]
+}
+
 /** One schema for history pages and live frames: no field depends on who reads it. */
 export const Message = Type.Object({
   id: Type.Integer(),
@@ -39,22 +57,7 @@ export const Message = Type.Object({
   mentions: Type.Array(Type.Integer(), { description: 'Members named as @username in the text, in order of first mention' })
 }, {
   $id: 'Message',
-  examples: [{
-    id: 42,
-    room: '2nd_year',
-    seq: 17,
-    message: '@anagh agreed, see you at 10',
-    message_type: 'text',
-    sender: { id: 2, username: 'priya', first_name: 'Priya', last_name: '' },
-    created_at: '2025-02-13T10:00:00.000Z',
-    client_id: 'b6f1c2e0-5d1a-4c9e-9a57-3f0e7c2d9a11',
-    rev: 23,
-    edited_at: '2025-02-13T10:01:30.000Z',
-    deleted: false,
-    reply_to: { id: 41, seq: 16, sender: { id: 1, username: 'anagh', first_name: 'Anagh', last_name: '' }, excerpt: 'Meet at 10 tomorrow?' },
-    reactions: [{ emoji: '👍', count: 2, user_ids: [1, 3] }],
-    mentions: [1]
-  }]
+  examples: [messageExample]
 })
 export type Message = Static<typeof Message>
 

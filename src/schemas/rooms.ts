@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { Page, RoomName, Timestamp, Username } from './common.js'
-import { Message } from './messages.js'
+import { Page, RoomName, Timestamp } from './common.js'
+import { Message, messageExample } from './messages.js'
 import { User } from './users.js'
 
 const Description = Type.String({ maxLength: 1000 })
@@ -44,22 +44,7 @@ export const Room = Type.Object({
     unread_count: 5,
     unread_mentions: 1,
     last_read_seq: 12,
-    last_message: {
-      id: 42,
-      room: '2nd_year',
-      seq: 17,
-      message: '@anagh agreed, see you at 10',
-      message_type: 'text',
-      sender: { id: 2, username: 'priya', first_name: 'Priya', last_name: '' },
-      created_at: '2025-02-13T10:00:00.000Z',
-      client_id: null,
-      rev: 23,
-      edited_at: null,
-      deleted: false,
-      reply_to: null,
-      reactions: [],
-      mentions: [1]
-    },
+    last_message: messageExample,
     rev: 23,
     is_direct: false,
     peer: null
@@ -68,7 +53,7 @@ export const Room = Type.Object({
 export type Room = Static<typeof Room>
 
 export const RoomListItem = Type.Composite([
-  Type.Omit(Room, ['$id', 'examples'] as never),
+  Room,
   Type.Object({ is_member: Type.Boolean() })
 ], { $id: 'RoomListItem' })
 
@@ -96,5 +81,3 @@ export const AllGroupsQuery = Type.Object({
 export const ReadBody = Type.Object({
   seq: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'Read up to this seq (clamped to the room\'s last)' })
 }, { additionalProperties: false })
-
-export const DirectBody = Type.Object({ username: Username }, { additionalProperties: false })

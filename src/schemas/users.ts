@@ -13,7 +13,7 @@ export const UserRef = Type.Ref(User)
 
 /** A member of a room, as the members list shows them. */
 export const Member = Type.Composite([
-  Type.Omit(User, ['$id'] as never),
+  User,
   Type.Object({
     last_read_seq: Type.Integer({ minimum: 0, description: 'Read up to this seq' }),
     online: Type.Boolean({ description: 'A socket of theirs is open in this room, on any instance' })

@@ -62,6 +62,23 @@ t.test('across instances: read frames reach the reader\'s other device and the o
   t.pass('a killed instance\'s sockets stop counting')
 })
 
+t.test('with Redis down, the members list answers 503 unavailable (online is unknown), and 200 once it is back', async (t) => {
+  const { env, redis } = await clusterEnv(t)
+  const a = await spawnInstance(t, env)
+  const owner = await register(a.url)
+  const room = await createRoom(a.url, owner.token)
+  const members = () => api(a.url, 'GET', `/api/chat/groups/${room.name}/members/`, { token: owner.token })
+  t.equal((await members()).status, 200)
+  await redis.stop()
+  const down = await members()
+  t.equal(down.status, 503)
+  t.equal(down.body.code, 'unavailable')
+  t.match(down.body.detail, /Presence/, 'refused by the presence lookup, not by something before it')
+  await redis.start()
+  await waitUntil('the members list back', async () => (await members()).status === 200, 20_000)
+  t.match((await members()).body, [{ id: owner.user.id, online: false }])
+})
+
 t.test('direct rooms raced from both sides on two instances: one room', async (t) => {
   const { env } = await clusterEnv(t)
   const a = await spawnInstance(t, env)

@@ -18,6 +18,9 @@ export const users = pgTable('users', {
 
 export type UserRow = typeof users.$inferSelect
 
+/** A user's public fields (`toUser`): what a message's sender or a room's peer is read with, and nothing else. */
+export const publicUserColumns = { id: users.id, username: users.username, firstName: users.firstName, lastName: users.lastName }
+
 /** API tokens. Only a SHA-256 of the token is kept: a leaked table lets nobody in. */
 export const tokens = pgTable('tokens', {
   id: serial().primaryKey(),

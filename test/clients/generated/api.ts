@@ -548,12 +548,31 @@ export interface components {
          *           "last_name": ""
          *         },
          *         "created_at": "2025-02-13T10:00:00.000Z",
-         *         "client_id": null,
+         *         "client_id": "b6f1c2e0-5d1a-4c9e-9a57-3f0e7c2d9a11",
          *         "rev": 23,
-         *         "edited_at": null,
+         *         "edited_at": "2025-02-13T10:01:30.000Z",
          *         "deleted": false,
-         *         "reply_to": null,
-         *         "reactions": [],
+         *         "reply_to": {
+         *           "id": 41,
+         *           "seq": 16,
+         *           "sender": {
+         *             "id": 1,
+         *             "username": "anagh",
+         *             "first_name": "Anagh",
+         *             "last_name": ""
+         *           },
+         *           "excerpt": "Meet at 10 tomorrow?"
+         *         },
+         *         "reactions": [
+         *           {
+         *             "emoji": "👍",
+         *             "count": 2,
+         *             "user_ids": [
+         *               1,
+         *               3
+         *             ]
+         *           }
+         *         ],
          *         "mentions": [
          *           1
          *         ]

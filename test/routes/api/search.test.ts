@@ -44,6 +44,10 @@ t.test('letters and digits of any script are words; everything else only separat
   t.same(await texts(owner, q(`2024 ${w}日本`)), [`Grüße aus München ${w}x, 2024 über ${w}日本語`], 'a prefix in another script')
   t.same(await texts(owner, q(`example ${w}me`)), [`email ${w}me@example.com or ${w}foo_bar`], 'punctuation splits words')
   t.same(await texts(owner, q(`bar ${w}foo`)), [`email ${w}me@example.com or ${w}foo_bar`])
+  // Combining marks belong to their word: the vowel signs of हिन्दी do not split it.
+  await send(owner, room.name, `${w}hi हिन्दी में`)
+  t.same(await texts(owner, q(`हिन्दी ${w}hi`)), [`${w}hi हिन्दी में`], 'a word with combining marks is one word')
+  t.same(await texts(owner, q(`हि ${w}hi`)), [], 'and not a run of smaller ones')
   for (const syntax of ['&', '|', '!', ':*', "'", '"', '\\', '(', ')', '<->', '!!', "''", '\\\\', "' | '"]) {
     const response = await search(owner, q(`${w}foo ${syntax} bar`))
     t.equal(response.status, 200, `${JSON.stringify(syntax)} is not an operator`)

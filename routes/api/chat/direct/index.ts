@@ -3,7 +3,8 @@ import { Type } from '@sinclair/typebox'
 import { toRoom } from '../../../../src/db/mappers.js'
 import { HttpError, notFound } from '../../../../src/lib/http-error.js'
 import { errors } from '../../../../src/schemas/errors.js'
-import { DirectBody, Room } from '../../../../src/schemas/rooms.js'
+import { Room } from '../../../../src/schemas/rooms.js'
+import { UsernameBody } from '../../../../src/schemas/users.js'
 
 /** Direct messages: one private room per pair of users, made on first use. */
 const direct: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -17,7 +18,7 @@ const direct: FastifyPluginAsyncTypebox = async (fastify) => {
       summary: 'The direct room of the caller and another user: 201 when made now, 200 when it exists',
       description: 'A private room of exactly these two, with a name the server picks and `is_direct: true`. ' +
         'The same pair always gets the same room, even when both ask at once on different instances.',
-      body: DirectBody,
+      body: UsernameBody,
       response: { 200: Type.Ref(Room), 201: Type.Ref(Room), ...errors(400, 401, 404, 413, 429, 500, 503) }
     }
   }, async (request, reply) => {

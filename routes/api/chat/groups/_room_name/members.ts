@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { toUser } from '../../../../../src/db/mappers.js'
-import { conflict, HttpError, notFound } from '../../../../../src/lib/http-error.js'
+import { conflict, notFound, unavailable } from '../../../../../src/lib/http-error.js'
 import { RoomName, Username } from '../../../../../src/schemas/common.js'
 import { errors } from '../../../../../src/schemas/errors.js'
 import { Member, UserRef, UsernameBody } from '../../../../../src/schemas/users.js'
@@ -25,7 +25,7 @@ const members: FastifyPluginAsyncTypebox = async (fastify) => {
     const members = await roomsRepository.members(request.room.id)
     const online = await broker.online(request.room.id, members.map((member) => member.id)).catch((error: unknown) => {
       request.log.warn({ err: error }, 'presence lookup failed')
-      throw new HttpError(503, 'unavailable', 'Presence is unavailable (the broker is down). Retry later.')
+      throw unavailable('Presence is unavailable (the broker is down). Retry later.')
     })
     return members.map((member) => ({ ...toUser(member), last_read_seq: member.lastReadSeq, online: online.has(member.id) }))
   })
