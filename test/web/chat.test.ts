@@ -129,9 +129,17 @@ async function run () {
     t.equal(await stopping.exited, 0, 'the server shut down cleanly', { output: stopping.output().slice(-2000) })
     for (const text of burst.slice(3)) await say(a, text)
     server = await spawnInstance(t, { DATA_DIR: dataDir }, Number(port))
-    for (const page of [a, b]) {
-      await message(page, burst.at(-1)!).waitFor({ timeout: 60_000 })
-      await page.locator('li.pending').waitFor({ state: 'detached', timeout: 30_000 })
+    for (const [who, page] of [['A', a], ['B', b]] as const) {
+      try {
+        await message(page, burst.at(-1)!).waitFor({ timeout: 60_000 })
+        await page.locator('li.pending').waitFor({ state: 'detached', timeout: 30_000 })
+      } catch (error) {
+        // What a failure needs to be understood: what the page said of its connection, and what the server logged.
+        const status = await page.locator('p.status').allInnerTexts()
+        const shown = await messages(page).locator('.text').allInnerTexts()
+        throw new Error(`${who} after the restart: status ${JSON.stringify(status)}, shown ${JSON.stringify(shown.slice(-10))}; ` +
+          `server: ${server.output().slice(-3000)}`, { cause: error })
+      }
     }
     for (const [who, page] of [['A', a], ['B', b]] as const) {
       const texts = await messages(page).locator('.text').allInnerTexts()
