@@ -275,8 +275,11 @@ export class ChatHub {
     } catch (error) {
       log.warn({ err: error, roomId: read.roomId }, 'read announcement failed')
     }
-    // Another instance announced this user lately (or this one just did): try again when the interval ends.
-    if (this.closing === undefined) read.timer = setTimeout(() => { void this.sendRead(key, read) }, readIntervalMs).unref()
+    // Another instance announced this user lately (or this one just did): try again when the interval ends, plus up
+    // to a quarter of it at random. Members who all read the same message start their intervals together; without
+    // the jitter, a hundred of them would be announced in the same millisecond every second, each to every socket.
+    const retryInMs = readIntervalMs + Math.floor(Math.random() * readIntervalMs / 4)
+    if (this.closing === undefined) read.timer = setTimeout(() => { void this.sendRead(key, read) }, retryInMs).unref()
     else this.reads.delete(key)
   }
 
