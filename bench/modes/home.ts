@@ -1,6 +1,6 @@
 import postgres from 'postgres'
 import { createRoom, joinRoom, mapLimit, register, timedGet, uniqueName, type Account, type RoomInfo } from '../lib/api.js'
-import { msStats as stats } from '../lib/stats.js'
+import { msStats } from '../lib/stats.js'
 import { insertMessages, settle } from './fill.js'
 
 export interface RoomListOptions { url: string, databaseUrl: string, rooms: number, messages: number, requests: number }
@@ -46,8 +46,8 @@ export async function runRoomList (options: RoomListOptions) {
     times.empty.push((await list(idle)).ms)
     times.healthz.push((await timedGet(url, reader.token, '/healthz')).ms)
   }
-  const fullMs = stats(times.full)
-  const emptyMs = stats(times.empty)
+  const fullMs = msStats(times.full)
+  const emptyMs = msStats(times.empty)
   return {
     mode: 'rooms',
     rooms,
@@ -55,7 +55,7 @@ export async function runRoomList (options: RoomListOptions) {
     fillS: Math.round(fillS * 10) / 10,
     fullMs,
     emptyMs,
-    healthzMs: stats(times.healthz),
+    healthzMs: msStats(times.healthz),
     p99Ratio: Math.round((fullMs.p99 / emptyMs.p99) * 100) / 100
   }
 }
@@ -126,9 +126,9 @@ export async function runSearch (options: SearchOptions) {
     for (let i = 0; i < requests; i++) {
       for (const [key, path] of Object.entries(p) as Array<[keyof typeof times, string]>) times[key].push((await get(path)).ms)
     }
-    const rareMs = stats(times.rare)
-    const commonMs = stats(times.common)
-    const historyMs = stats(times.history)
+    const rareMs = msStats(times.rare)
+    const commonMs = msStats(times.common)
+    const historyMs = msStats(times.history)
     return {
       messages: count,
       rareMs,

@@ -8,14 +8,11 @@ import type { Cursor } from '../lib/cursor.js'
 import { keysetPage } from '../lib/keyset.js'
 import type { Message } from '../schemas/messages.js'
 
-// The sender's public fields only: a page carries 50 of them, and nothing else of the row is shown.
-const sender = publicUserColumns
-
 export function createMessagesRepository (db: Db, writer: MessageWriter, reads: ReadWriter) {
   // Prepared, one per seek: drizzle builds the SQL once and PostgreSQL parses it once per connection (it is still
   // planned at each run, see src/db/client.ts). A page is the hot read path, and building the query had cost more
   // than running it.
-  const seekQuery = (name: string, bound: SQL | undefined, order: SQL) => db.select({ message: messageColumns, sender })
+  const seekQuery = (name: string, bound: SQL | undefined, order: SQL) => db.select({ message: messageColumns, sender: publicUserColumns })
     .from(messages)
     .innerJoin(users, eq(users.id, messages.senderId))
     .where(and(eq(messages.roomId, sql.placeholder('roomId')), bound))
@@ -86,7 +83,7 @@ export function createMessagesRepository (db: Db, writer: MessageWriter, reads: 
         const seek = at === undefined
           ? undefined
           : direction === 'n' ? sql`(${messages.createdAt}, ${messages.id}) < ${at}` : sql`(${messages.createdAt}, ${messages.id}) > ${at}`
-        const rows = await db.select({ message: messageColumns, sender, roomName: rooms.name }).from(messages)
+        const rows = await db.select({ message: messageColumns, sender: publicUserColumns, roomName: rooms.name }).from(messages)
           .innerJoin(roomMembers, and(eq(roomMembers.roomId, messages.roomId), eq(roomMembers.userId, userId)))
           .innerJoin(rooms, eq(rooms.id, messages.roomId))
           .innerJoin(users, eq(users.id, messages.senderId))
