@@ -120,3 +120,50 @@ t.test('keyset pages with signed cursors, both ways', async (t) => {
   const stranger = await register(server.url)
   isError(t, await search(stranger, q(`${w}paged`, `&limit=2&cursor=${cursor}`)), 400, 'invalid_cursor', 'another user\'s cursor')
 })
+
+t.test('a room longer than the window a search reads first: exact pages, from the window or from the index', async (t) => {
+  const { owner, room } = await roomWith(server.url, 0)
+  // Written straight into the table: 10,300 messages a second apart, more than the 10,000 a one-room search reads
+  // newest first before it asks the GIN index. `often` (every 50th) fills pages from the windows; `rare` (seqs 7,
+  // 150 and the fourth from last; 20, deleted) has a match in the newest 1,000, `old` (seqs 1-250) only seq 3 in
+  // the newest 10,000, `deep` (seqs 5, 6) none: the index finds the rest. `late` is in the last message and in seq
+  // 3, whose created_at is the newest of all: time, not seq, orders a search.
+  const count = 10_300
+  await server.app.database.query(`
+    insert into messages (room_id, seq, rev, created_rev, sender_id, message, message_type, created_at, deleted, search)
+    select $1::int, g, g, g, $2::int, t.text, 'text', timestamptz '2026-01-01' + make_interval(secs => g + case when g = 3 then $3::int else 0 end),
+      g = 20, case when g = 20 then null else lower(t.text)::tsvector end
+    from generate_series(1, $3::int) g, lateral (select 'message ' || g ||
+      case when g in (7, 20, 150, $3::int - 3) then ' ${w}rare' else '' end ||
+      case when g % 50 = 0 then ' ${w}often' else '' end ||
+      case when g <= 250 then ' ${w}old' else '' end ||
+      case when g in (5, 6) then ' ${w}deep' else '' end ||
+      case when g in (3, $3::int) then ' ${w}late' else '' end as text) t`, [room.id, owner.user.id, count])
+  await server.app.database.query('update rooms set last_seq = $2, last_rev = $2 where id = $1', [room.id, count])
+  const seqs = async (query: string) => (await search(owner, query)).body.results.map((m: any) => m.seq)
+
+  t.same(await seqs(q(`${w}rare`, `&room=${room.name}`)), [count - 3, 150, 7], 'a rare word (the deleted message never)')
+  t.same(await seqs(q(`${w}deep`, `&room=${room.name}`)), [6, 5], 'none in the newest thousand: the index finds them')
+  const old = [3, ...Array.from({ length: 250 }, (_, k) => 250 - k).filter((seq) => seq !== 3 && seq !== 20)] // 20 is deleted
+  const oldPage = (await search(owner, q(`${w}old`, `&room=${room.name}&limit=100`))).body
+  t.same(oldPage.results.map((m: any) => m.seq), old.slice(0, 100), 'one in the window: the index finds the rest')
+  const oldNext = (await api(server.url, 'GET', oldPage.next, { token: owner.token })).body
+  t.same(oldNext.results.map((m: any) => m.seq), old.slice(100, 200), 'and past a cursor')
+  t.same(await seqs(q(`${w}late`, `&room=${room.name}`)), [3, count], 'newest first by created_at')
+  t.same(await seqs(q(`${w}rare`)), [count - 3, 150, 7], 'the same over all the caller\'s rooms')
+
+  const all: number[] = []
+  let page = (await search(owner, q(`${w}often`, `&room=${room.name}&limit=50`))).body
+  const pages = [page]
+  for (;;) {
+    all.push(...page.results.map((m: any) => m.seq))
+    if (page.next === null) break
+    page = (await api(server.url, 'GET', page.next, { token: owner.token })).body
+    pages.push(page)
+  }
+  const expected = Array.from({ length: Math.floor(count / 50) }, (_, k) => (Math.floor(count / 50) - k) * 50)
+  t.same(all, expected, 'every 50th message once, newest first, across the window and past it')
+  t.equal(pages.length, 5)
+  const back = (await api(server.url, 'GET', pages.at(-1).previous, { token: owner.token })).body
+  t.same(back.results.map((m: any) => m.seq), pages.at(-2).results.map((m: any) => m.seq), 'and back')
+})
