@@ -219,7 +219,7 @@ export class ChatHub {
       session.present = true
       const counted = this.presence(session, 1)
       if (lastRev !== undefined) await this.replayByRev(session, room)
-      else if (lastSeq !== undefined) await this.replayBySeq(session, room)
+      else if (lastSeq !== undefined) await this.replayBySeq(session)
       await counted
     })
   }
@@ -385,12 +385,11 @@ export class ChatHub {
   }
 
   /** Every message stored after the session's seq, in seq order, in its current state. */
-  private async replayBySeq (session: ChatSession, room: RoomState): Promise<void> {
+  private async replayBySeq (session: ChatSession): Promise<void> {
     const { roomId, roomName } = session.context
     const size = session.replayPageSize
     let seq = session.seqFrom!
-    // As by rev: a message with a seq above the stream's comes from the stream.
-    while (seq < room.lastSeq) {
+    for (;;) {
       const page = await this.options.store.after(roomId, roomName, seq, size)
       await session.sendPage(page.map((message) => ({ rev: message.rev, id: message.id, frame: messageFrame(message) })), 'seq')
       if (page.length < size || !session.open) return
