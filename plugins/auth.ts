@@ -70,7 +70,7 @@ function requestToken (request: FastifyRequest): string | undefined {
 }
 
 export default fp(async function auth (fastify) {
-  const { usersRepository, limits } = fastify
+  const { usersRepository, socketAccess, limits } = fastify
   fastify.decorateRequest('user', null as unknown as UserRow)
   fastify.decorateRequest('tokenId', 0)
   fastify.decorateRequest('roomLookup', undefined)
@@ -83,10 +83,14 @@ export default fp(async function auth (fastify) {
     // Only a name the route's validation will accept is looked up: the others are refused with a 400 after this
     // hook, as before, and never reach the database (a NUL byte there would be a server error).
     const { room_name: roomName } = request.params as { room_name?: unknown }
-    // A malformed token cannot match: refuse it without a query.
-    const found = isWellFormedToken(token)
-      ? await usersRepository.authenticate(token, roomNameCheck.Check(roomName) ? roomName : undefined)
-      : undefined
+    const named = roomNameCheck.Check(roomName) ? roomName : undefined
+    // A malformed token cannot match: refuse it without a query. A socket upgrade may read a cached admission
+    // (reconnect storms); REST reads the database every time.
+    const found = !isWellFormedToken(token)
+      ? undefined
+      : request.routeOptions.config.socketToken === true && named !== undefined
+        ? await socketAccess.authenticate(token, named)
+        : await usersRepository.authenticate(token, named)
     if (found === undefined) {
       await limits.authFailed(request)
       throw authenticationFailed()
@@ -95,4 +99,4 @@ export default fp(async function auth (fastify) {
     request.tokenId = found.tokenId
     request.roomLookup = found.inRoom
   })
-}, { name: 'auth', dependencies: ['users-repository', 'rate-limit'] })
+}, { name: 'auth', dependencies: ['users-repository', 'access-cache', 'rate-limit'] })

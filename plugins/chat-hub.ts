@@ -19,14 +19,15 @@ const REFUSED_WHILE_CLOSING = 'HTTP/1.1 503 Service Unavailable\r\nConnection: c
 
 /** The WebSocket server and this instance's sockets by room. */
 export default fp(async function chatHub (fastify) {
-  const { broker, config, log, roomsRepository, messagesRepository } = fastify
+  const { broker, config, log, roomsRepository, messagesRepository, socketAccess } = fastify
   const hub = new ChatHub({
     broker,
     log,
+    access: socketAccess.cache,
     store: {
       position: roomsRepository.position,
       lastRevs: roomsRepository.lastRevs,
-      membership: roomsRepository.membership,
+      membership: socketAccess.membership,
       after: messagesRepository.after,
       changedAfter: messagesRepository.changedAfter
     },
@@ -66,4 +67,4 @@ export default fp(async function chatHub (fastify) {
         .finally(() => this.websocketServer.close(() => done()))
     }
   })
-}, { name: 'chat-hub', dependencies: ['broker', 'config', 'metrics', 'rooms-repository', 'messages-repository'] })
+}, { name: 'chat-hub', dependencies: ['broker', 'config', 'metrics', 'rooms-repository', 'messages-repository', 'access-cache'] })

@@ -1,6 +1,5 @@
 import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { CloseCode } from '../src/chat/session.js'
 import { notFound, permissionDenied } from '../src/lib/http-error.js'
 import type { MemberRow, RoomRow } from '../src/db/schema/index.js'
 
@@ -71,7 +70,7 @@ export default fp(async function roomAccess (fastify) {
 
   fastify.decorate('removeMember', async function removeMember (roomId: number, userId: number) {
     const removed = await roomsRepository.removeMember(roomId, userId)
-    if (removed) chatHub.publish(roomId, { type: 'close', userId, code: CloseCode.removed, reason: 'removed from the room' })
+    if (removed) chatHub.revokeAccess(roomId, userId)
     return removed
   })
 }, { name: 'room-access', dependencies: ['rooms-repository', 'auth', 'chat-hub'] })

@@ -25,6 +25,13 @@ export const ConfigSchema = Type.Object({
   GAP_CHECK_INTERVAL_MS: Type.Integer({ minimum: 100, default: 5000 }),
   /** With Redis: how often an instance says it is alive; one silent for three of these is taken for dead. */
   INSTANCE_HEARTBEAT_MS: Type.Integer({ minimum: 100, default: 10000 }),
+  /**
+   * How long a socket upgrade's token, room and membership are kept for the next upgrades (a reconnect storm);
+   * logout, removal and room deletion drop them at once on every instance. 0: read for every upgrade.
+   */
+  ACCESS_CACHE_TTL_MS: Type.Integer({ minimum: 0, default: 10000 }),
+  /** At most this many of them (least recently used out first). */
+  ACCESS_CACHE_MAX_ENTRIES: Type.Integer({ minimum: 1, default: 10000 }),
   /** Signs pagination cursors; unset means a random secret generated once and kept in the database. */
   SECRET_KEY: Type.Optional(Type.String({ minLength: 16 })),
   TRUST_PROXY: Type.Boolean({ default: false }),

@@ -117,6 +117,8 @@ export interface OursOptions {
   /** Another checkout of the server (built with `build(log, checkout)`) instead of this one. */
   checkout?: string | undefined
   nodeArgs?: string[]
+  /** A port to listen on (a restart on the port its clients know), else a free one. */
+  port?: number
 }
 
 /**
@@ -135,7 +137,7 @@ const UNLIMITED = {
 
 /** Our server: the build (closest to production) or the sources through tsx, on PostgreSQL or the embedded database. */
 export async function startOurs (options: OursOptions): Promise<Server> {
-  const port = await freePort()
+  const port = options.port ?? await freePort()
   const env: Record<string, string> = { LOG_LEVEL: 'warn', NODE_ENV: 'production', ...UNLIMITED }
   if (options.databaseUrl !== undefined) env.DATABASE_URL = options.databaseUrl
   if (options.dataDir !== undefined) env.DATA_DIR = options.dataDir

@@ -51,6 +51,7 @@ export function createMemoryBroker (): Broker {
     async online (roomId, userIds) {
       return new Set(userIds.filter((userId) => sockets.has(`${roomId}:${userId}`)))
     },
+    hearsControl: () => true,
     async ping () {},
     async close () { subscribed.clear() }
   }

@@ -185,6 +185,7 @@ export async function createRedisBroker (options: RedisBrokerOptions): Promise<B
         return Number(count) > 0
       }))
     },
+    hearsControl: () => subscriber.status === 'ready' && !wasDown,
     async ping () { await publisher.ping() },
     async close () {
       clearInterval(timer)

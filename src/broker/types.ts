@@ -24,6 +24,11 @@ export const presenceEvent = (user: User, online: boolean): RoomEvent =>
 export type ControlEvent =
   /** Logout: close every socket opened with this token. */
   | { type: 'token_revoked', tokenId: number }
+  /**
+   * A member left or was removed (`userId`), or the room was deleted (`userId` null): cached access to it is dropped.
+   * Published before the room's `close` event, so an instance hears it first.
+   */
+  | { type: 'access_revoked', roomId: number, userId: number | null }
 
 export type RoomListener = (roomId: number, event: RoomEvent) => void
 export type ControlListener = (event: ControlEvent) => void
@@ -55,6 +60,8 @@ export interface Broker {
   allowRead: (roomId: number, userId: number, seq: number, intervalMs: number) => Promise<'send' | 'later' | 'stale'>
   /** Which of these users have a socket open in the room, on any instance. */
   online: (roomId: number, userIds: number[]) => Promise<Set<number>>
+  /** Whether this instance receives control events now (no outage under way): the access cache trusts only then. */
+  hearsControl: () => boolean
   /** Throws when the broker cannot be reached (for /readyz). */
   ping: () => Promise<void>
   close: () => Promise<void>

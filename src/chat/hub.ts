@@ -7,6 +7,7 @@ import { messageFrame, updatedFrame } from './protocol.js'
 import { CloseCode, type ChatSession } from './session.js'
 import { TokenBuckets } from './token-buckets.js'
 import { isDatabaseUnavailable } from '../lib/db-errors.js'
+import type { AccessCache } from './access-cache.js'
 import { randomBytes } from 'node:crypto'
 
 interface HubStore {
@@ -25,6 +26,8 @@ interface HubStore {
 
 export interface HubOptions {
   broker: Broker
+  /** What upgrades read, cached: the hub drops from it what the control events revoke. */
+  access: AccessCache
   store: HubStore
   log: FastifyBaseLogger
   heartbeatIntervalMs: number
@@ -113,7 +116,11 @@ export class ChatHub {
   constructor (private readonly options: HubOptions) {
     options.broker.onRoomEvent((roomId, event) => this.onRoomEvent(roomId, event))
     options.broker.onControlEvent((event) => this.onControlEvent(event))
-    options.broker.onRecover(() => { void this.checkGaps() })
+    options.broker.onRecover(() => {
+      // Invalidations may have been lost with the other events.
+      options.access.clear()
+      void this.checkGaps()
+    })
     this.sendBuckets = new TokenBuckets(options.messageRate, options.messageBurst)
     this.timers.push(setInterval(() => this.beat(), options.heartbeatIntervalMs).unref())
     if (options.gapCheckIntervalMs > 0) {
@@ -175,6 +182,16 @@ export class ChatHub {
     let sessions = this.byToken.get(tokenId)
     if (sessions === undefined) this.byToken.set(tokenId, sessions = new Set())
     sessions.add(session)
+    const { lastSeq, lastRev } = resume
+    let { lastSeqAtUpgrade, lastRevAtUpgrade } = session.context
+    // The upgrade may have read the room from the access cache, seconds old: a client ahead of it and of this
+    // instance's stream is measured against the room as it is now, so that nothing it has is sent again. (A room
+    // set up for this join reads its position now anyway.)
+    const known = this.rooms.get(roomId)
+    if (known !== undefined && ((lastRev ?? 0) > Math.max(known.delivered, lastRevAtUpgrade) ||
+      (lastSeq ?? 0) > Math.max(known.lastSeq, lastSeqAtUpgrade))) {
+      ({ lastSeq: lastSeqAtUpgrade, lastRev: lastRevAtUpgrade } = await this.options.store.position(roomId))
+    }
     const room = await this.roomState(roomId, roomName)
     // Closed while joining: its close listener has already run `leave`.
     if (session.socket.readyState === session.socket.CLOSED) return
@@ -183,10 +200,9 @@ export class ChatHub {
     // A client ahead of this instance's stream (which lags the database after an outage) has the changes up to
     // `lastRev` already: none of them is sent again. One beyond the room's last change as its upgrade read it gets
     // every change made since. The same for `lastSeq`, by seq.
-    const { lastSeq, lastRev } = resume
-    session.fromRev = Math.min(lastRev ?? room.delivered, Math.max(room.delivered, session.context.lastRevAtUpgrade))
+    session.fromRev = Math.min(lastRev ?? room.delivered, Math.max(room.delivered, lastRevAtUpgrade))
     session.sentRev = session.fromRev
-    if (lastSeq !== undefined) session.seqFrom = Math.min(lastSeq, Math.max(room.lastSeq, session.context.lastSeqAtUpgrade))
+    if (lastSeq !== undefined) session.seqFrom = Math.min(lastSeq, Math.max(room.lastSeq, lastSeqAtUpgrade))
     room.sessions.add(session)
     // Live frames wait from here (the replay's hold), so that none overtakes the stored ones or the check below.
     await session.replay(async () => {
@@ -202,7 +218,7 @@ export class ChatHub {
       // Counted before the socket is served (its frames wait for the join): once it answers, its user is online.
       session.present = true
       const counted = this.presence(session, 1)
-      if (lastRev !== undefined) await this.replayByRev(session)
+      if (lastRev !== undefined) await this.replayByRev(session, room)
       else if (lastSeq !== undefined) await this.replayBySeq(session)
       await counted
     })
@@ -351,11 +367,13 @@ export class ChatHub {
   }
 
   /** Every message changed after the session's rev, in rev order: as `message` when it is new to the client. */
-  private async replayByRev (session: ChatSession): Promise<void> {
+  private async replayByRev (session: ChatSession, room: RoomState): Promise<void> {
     const { roomId, roomName } = session.context
     const size = session.replayPageSize
     const from = session.fromRev
-    for (;;) {
+    // Every change after `room.delivered` reaches the session from the room's stream: a client that has everything
+    // before it (a reconnect after a restart) costs no read.
+    while (session.sentRev < room.delivered) {
       const page = await this.options.store.changedAfter(roomId, roomName, session.sentRev, size)
       await session.sendPage(page.map(({ message, createdRev }) => ({
         rev: message.rev,
@@ -540,8 +558,26 @@ export class ChatHub {
     }
   }
 
+  /**
+   * A member left or was removed (`userId`), or the room was deleted (null): their sockets in the room close, on
+   * every instance. The control event goes first, so that an instance has dropped the cached access before the
+   * close event can reach it (the same connection carries both, in order), and a socket joining meanwhile is
+   * checked against the database.
+   */
+  revokeAccess (roomId: number, userId: number | null): void {
+    this.options.broker.publishControl({ type: 'access_revoked', roomId, userId })
+      .catch((error: unknown) => this.options.log.warn({ err: error, roomId }, 'publish failed'))
+    this.publish(roomId, userId === null
+      ? { type: 'close', userId: null, code: CloseCode.roomDeleted, reason: 'room deleted' }
+      : { type: 'close', userId, code: CloseCode.removed, reason: 'removed from the room' })
+  }
+
   private onControlEvent (event: ControlEvent): void {
-    if (event.type === 'token_revoked') {
+    const { access } = this.options
+    if (event.type === 'access_revoked') {
+      access.invalidate((tags) => tags.roomId === event.roomId && (event.userId === null || tags.userId === event.userId))
+    } else if (event.type === 'token_revoked') {
+      access.invalidate((tags) => tags.tokenId === event.tokenId)
       this.revoked.set(event.tokenId, Date.now())
       for (const session of this.byToken.get(event.tokenId) ?? []) session.close(CloseCode.tokenRevoked, 'token revoked')
     }

@@ -69,8 +69,9 @@ export function createUsersRepository (db: Db, onTouchError: (error: unknown) =>
 
     /**
      * The token's user; with `roomName`, in the same round trip, that room and the user's membership of it (for
-     * the routes under a room name, which need both: one query instead of two). Read on every request, never
-     * cached, so a revoked token is refused at once by every instance.
+     * the routes under a room name, which need both: one query instead of two). Read on every REST request; a
+     * socket upgrade reads it through the access cache (plugins/access-cache.ts), which logout empties of the token
+     * on every instance, so a revoked token is refused at once everywhere.
      */
     async authenticate (token: string, roomName?: string): Promise<Authenticated | undefined> {
       const keyHash = hashToken(token)

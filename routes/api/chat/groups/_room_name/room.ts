@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { toRoom } from '../../../../../src/db/mappers.js'
-import { CloseCode } from '../../../../../src/chat/session.js'
 import { permissionDenied } from '../../../../../src/lib/http-error.js'
 import { RoomParams } from '../../../../../src/schemas/common.js'
 import { errors } from '../../../../../src/schemas/errors.js'
@@ -52,7 +51,7 @@ const room: FastifyPluginAsyncTypebox = async (fastify) => {
     preHandler: requireManager
   }, async (request, reply) => {
     await roomsRepository.remove(request.room.id)
-    chatHub.publish(request.room.id, { type: 'close', userId: null, code: CloseCode.roomDeleted, reason: 'room deleted' })
+    chatHub.revokeAccess(request.room.id, null)
     return reply.code(204).send(null)
   })
 

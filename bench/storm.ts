@@ -1,0 +1,172 @@
+/**
+ * `npm run bench:storm`: reconnect storms (issue 15, item 3), in one run.
+ * 1. Connect storm: N sockets of U users in one room opened at once (`--in-flight` 1,000 handshakes at a time), to the bare `ws`
+ *    server, then to ours on PostgreSQL (this build, and `--against <checkout>`'s): sockets per second until every
+ *    one has joined (answered a ping), and ours ÷ bare.
+ * 2. Restart: two instances of ours (PostgreSQL + Redis), N sockets spread over both, a message a tenth of a second;
+ *    one instance is stopped (1001 to its sockets) and started again on its port. Each closed socket reconnects with
+ *    `last_seq`, to the same instance or, while it is down, to the other, and counts as resumed at its first message
+ *    frame after the reconnect. Reported: seconds from the stop to the last resumed socket, gaps and repeats.
+ *
+ *   npm run bench:storm -- --sockets 10000 --users 100 [--against ../main-checkout] [--only storm|restart]
+ */
+import WebSocket from 'ws'
+import { num, parseArgs, str } from './lib/args.js'
+import { build, createDatabase, startBaseline, startOurs, type Server } from './lib/servers.js'
+import { closeSwarm, openSwarm, setUp, until, type BenchSocket } from './lib/swarm.js'
+import { FrameKind, frame, scan } from './lib/frames.js'
+
+const args = parseArgs(process.argv.slice(2))
+const sockets = num(args, 'sockets', 10_000)
+const users = num(args, 'users', 100)
+// Handshakes in flight at once: all of them overflow the listen backlog (ECONNRESET), for the bare server too at times.
+const inFlight = num(args, 'in-flight', 1000)
+const pgUrl = str(args, 'pg-url', 'postgres://postgres@127.0.0.1:5432/postgres')
+const redisUrl = str(args, 'redis-url', 'redis://127.0.0.1:6379')
+const against = str(args, 'against')
+const only = str(args, 'only')
+const began = Date.now()
+const log = (line: string) => console.error(`[${Math.round((Date.now() - began) / 1000)}s] ${line}`)
+const cleanups: Array<() => Promise<void>> = []
+
+async function connectStorm (server: Server) {
+  const topology = { urls: [server.url], rooms: 1, members: sockets, users }
+  const setup = await setUp(topology, 'storm')
+  const started = performance.now()
+  const opened = await openSwarm(topology, setup, () => {}, undefined, undefined, inFlight, 60_000)
+  const seconds = (performance.now() - started) / 1000
+  closeSwarm(opened)
+  const result = { server: server.name, sockets, users, seconds: Math.round(seconds * 100) / 100, perSecond: Math.round(sockets / seconds) }
+  log(JSON.stringify(result))
+  return result
+}
+
+/** A socket that, closed with 1001, reconnects with last_seq until it is open again, and notes its first frame. */
+class Resuming {
+  closedAt = 0
+  resumedAt = 0
+  ws: WebSocket
+  constructor (readonly socket: BenchSocket, readonly urls: string[], readonly room: string, readonly token: string,
+    /** The instance it is connected to (0: the one restarted). */
+    public home: number) {
+    this.ws = socket.ws
+    this.watch(socket.ws)
+  }
+
+  private watch (ws: WebSocket) {
+    ws.on('close', (code) => {
+      if (code !== 1001) return
+      this.closedAt = performance.now()
+      void this.reconnect(this.home)
+    })
+  }
+
+  private async reconnect (target: number) {
+    const url = `${this.urls[target]!.replace(/^http/, 'ws')}/ws/chat/${this.room}/?token=${this.token}&last_seq=${this.socket.last}`
+    const ws = new WebSocket(url, { perMessageDeflate: false, skipUTF8Validation: true })
+    const retry = () => {
+      ws.removeAllListeners()
+      ws.on('error', () => {})
+      ws.terminate()
+      // The other instance next, after a moment with some jitter (as clients back off).
+      setTimeout(() => { void this.reconnect(1 - target) }, 50 + Math.random() * 100)
+    }
+    ws.once('unexpected-response', retry)
+    ws.once('error', retry)
+    ws.once('open', () => {
+      ws.removeAllListeners()
+      this.home = target
+      ws.on('error', () => {})
+      ws.on('message', (data: Buffer) => {
+        if (scan(data) !== FrameKind.message) return
+        if (frame.seq === this.socket.last + 1) this.socket.last = frame.seq
+        else if (frame.seq > this.socket.last) { this.socket.gaps++; this.socket.last = frame.seq } else { this.socket.backwards++; return }
+        if (this.resumedAt === 0) this.resumedAt = performance.now()
+      })
+      this.watch(ws)
+      this.ws = ws
+    })
+  }
+}
+
+async function restart (checkout: string | undefined, label: string) {
+  const database = await createDatabase(pgUrl)
+  cleanups.push(() => database.drop())
+  const prefix = `storm${process.pid}${label.replace(/\W/g, '')}:`
+  const start = (i: number, port?: number) => startOurs({ name: `${label} #${i}`, databaseUrl: database.url, redisUrl, redisPrefix: prefix, tsx: false, checkout, port })
+  let first = await start(1)
+  const second = await start(2)
+  cleanups.push(() => second.stop(), () => first.stop())
+  const urls = [first.url, second.url]
+  const topology = { urls, rooms: 1, members: sockets, users }
+  const setup = await setUp(topology, 'restart')
+  const opened = await openSwarm(topology, setup, () => {}, undefined, undefined, 500, 60_000)
+  const room = setup.roomNames[0]!
+  const resuming = opened.map((socket, i) => new Resuming(socket, urls, room, setup.accounts[setup.userOf(0, i)]!.token, i % 2))
+  // The sender's socket is on the instance that stays.
+  const sender = resuming.find((r) => r.home === 1)!
+  let n = 0
+  const ticker = setInterval(() => {
+    if (sender.ws.readyState === WebSocket.OPEN) sender.ws.send(`{"message":"tick ${n}","client_id":"tick-${n++}"}`)
+  }, 100)
+  await until(() => opened.every((s) => s.last > 0), 10_000)
+  const stopped = performance.now()
+  const port = Number(new URL(first.url).port)
+  await first.stop()
+  const down = performance.now()
+  first = await start(1, port)
+  const up = performance.now()
+  const affected = resuming.filter((r) => r.closedAt > 0)
+  const all = await until(() => affected.every((r) => r.resumedAt > 0), 60_000)
+  clearInterval(ticker)
+  const last = Math.max(...affected.map((r) => r.resumedAt))
+  const result = {
+    server: label,
+    sockets,
+    closedWith1001: affected.length,
+    allResumed: all,
+    resumedS: Math.round((last - stopped) / 10) / 100,
+    stopS: Math.round((down - stopped) / 10) / 100,
+    restartS: Math.round((up - down) / 10) / 100,
+    backOnRestarted: affected.filter((r) => r.home === 0).length,
+    gaps: opened.reduce((sum, s) => sum + s.gaps, 0),
+    repeats: opened.reduce((sum, s) => sum + s.backwards, 0)
+  }
+  log(JSON.stringify(result))
+  for (const r of resuming) r.ws.terminate()
+  return result
+}
+
+async function main () {
+  build(log)
+  if (against !== undefined) build(log, against)
+  const results: unknown[] = []
+  if (only === undefined || only === 'storm') {
+    const bare = await startBaseline()
+    cleanups.push(() => bare.stop())
+    results.push(await connectStorm(bare))
+    await bare.stop()
+    for (const [name, checkout] of [['this build', undefined], ...against === undefined ? [] : [['the other build', against]]] as Array<[string, string | undefined]>) {
+      const fresh = await createDatabase(pgUrl)
+      cleanups.push(() => fresh.drop())
+      const ours = await startOurs({ name, databaseUrl: fresh.url, tsx: false, checkout })
+      cleanups.push(() => ours.stop())
+      results.push(await connectStorm(ours))
+      await ours.stop()
+    }
+  }
+  if (only === undefined || only === 'restart') {
+    results.push(await restart(undefined, 'this build'))
+    if (against !== undefined) results.push(await restart(against, 'the other build'))
+  }
+  console.log(JSON.stringify(results, null, 2))
+}
+
+main().then(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {})
+  process.exit(0)
+}, async (error: unknown) => {
+  log(`storm failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`)
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {})
+  process.exit(1)
+})
