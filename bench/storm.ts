@@ -41,7 +41,12 @@ async function connectStorm (server: Server) {
   return result
 }
 
-/** A socket that, closed with 1001, reconnects with last_seq until it is open again, and notes its first frame. */
+/** How the sockets of the restart were closed, by code, reconnects included; and how reconnects failed. */
+const closeCodes = new Map<number, number>()
+const refusals = new Map<number | string, number>()
+const HANDSHAKE_TIMEOUT_MS = 10_000
+
+/** A socket that, closed by the server, reconnects with last_seq until it is open again, and notes its first frame. */
 class Resuming {
   closedAt = 0
   resumedAt = 0
@@ -55,15 +60,18 @@ class Resuming {
 
   private watch (ws: WebSocket) {
     ws.on('close', (code) => {
-      if (code !== 1001) return
-      this.closedAt = performance.now()
+      closeCodes.set(code, (closeCodes.get(code) ?? 0) + 1)
+      // As a client does: only a refusal of the token, the membership or the room is final.
+      if (code === 4401 || code === 4403 || code === 4404) return
+      if (this.closedAt === 0) this.closedAt = performance.now()
       void this.reconnect(this.home)
     })
   }
 
   private async reconnect (target: number) {
     const url = `${this.urls[target]!.replace(/^http/, 'ws')}/ws/chat/${this.room}/?token=${this.token}&last_seq=${this.socket.last}`
-    const ws = new WebSocket(url, { perMessageDeflate: false, skipUTF8Validation: true })
+    // A handshake that gets no answer is given up on, as OkHttp's and browsers' are.
+    const ws = new WebSocket(url, { perMessageDeflate: false, skipUTF8Validation: true, handshakeTimeout: HANDSHAKE_TIMEOUT_MS })
     const retry = () => {
       ws.removeAllListeners()
       ws.on('error', () => {})
@@ -71,8 +79,15 @@ class Resuming {
       // The other instance next, after a moment with some jitter (as clients back off).
       setTimeout(() => { void this.reconnect(1 - target) }, 50 + Math.random() * 100)
     }
-    ws.once('unexpected-response', retry)
-    ws.once('error', retry)
+    ws.once('unexpected-response', (_request, response) => {
+      refusals.set(response.statusCode ?? 0, (refusals.get(response.statusCode ?? 0) ?? 0) + 1)
+      retry()
+    })
+    ws.once('error', (error) => {
+      const code = (error as NodeJS.ErrnoException).code ?? (error.message.includes('timed out') ? `${target}: handshake timed out` : error.message)
+      refusals.set(code, (refusals.get(code) ?? 0) + 1)
+      retry()
+    })
     ws.once('open', () => {
       ws.removeAllListeners()
       this.home = target
@@ -123,12 +138,17 @@ async function restart (checkout: string | undefined, label: string) {
   const result = {
     server: label,
     sockets,
-    closedWith1001: affected.length,
+    closed: affected.length,
     allResumed: all,
     resumedS: Math.round((last - stopped) / 10) / 100,
     stopS: Math.round((down - stopped) / 10) / 100,
     restartS: Math.round((up - down) / 10) / 100,
     backOnRestarted: affected.filter((r) => r.home === 0).length,
+    notResumed: affected.filter((r) => r.resumedAt === 0).length,
+    closeCodes: Object.fromEntries(closeCodes),
+    refusals: Object.fromEntries(refusals),
+    notResumedOpen: affected.filter((r) => r.resumedAt === 0 && r.ws.readyState === WebSocket.OPEN).length,
+    notResumedOnRestarted: affected.filter((r) => r.resumedAt === 0 && r.home === 0).length,
     gaps: opened.reduce((sum, s) => sum + s.gaps, 0),
     repeats: opened.reduce((sum, s) => sum + s.backwards, 0)
   }

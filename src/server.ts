@@ -2,6 +2,8 @@ import closeWithGrace from 'close-with-grace'
 import { buildServer } from './build.js'
 import { loadConfig, loadEnvFile } from './config.js'
 
+const LISTEN_BACKLOG = 4096
+
 async function main () {
   loadEnvFile()
   const config = loadConfig()
@@ -12,7 +14,10 @@ async function main () {
     else server.log.info({ signal }, 'shutting down')
     await server.close()
   })
-  await server.listen({ host: config.HOST, port: config.PORT })
+  // A reconnect storm (every client of a restarted instance at once) arrives faster than it is accepted: Node's
+  // default queue of 511 pending connections overflowed, and the kernel dropped the rest, whose clients retried
+  // seconds later. The kernel caps this at net.core.somaxconn.
+  await server.listen({ host: config.HOST, port: config.PORT, backlog: LISTEN_BACKLOG })
 }
 
 main().catch((error: unknown) => {
