@@ -52,8 +52,13 @@ interface PendingRead {
   except: SocketRef | null
   /** A move came during the interval: the latest position goes out when it ends. */
   dirty: boolean
-  timer: NodeJS.Timeout | undefined
 }
+
+/**
+ * Trailing `read` announcements leave on boundaries of this many ms: those due together go out in one tick, so each
+ * socket gets them in one write rather than one write each.
+ */
+const READ_SLOT_MS = 50
 
 type MessageEvent = Extract<RoomEvent, { type: 'message' }>
 
@@ -110,6 +115,8 @@ export class ChatHub {
   private readonly sendBuckets: TokenBuckets
   private readonly socketsByUser = new Map<number, number>()
   private readonly reads = new Map<string, PendingRead>()
+  /** Trailing announcements by the time they are due (see READ_SLOT_MS). */
+  private readonly readSlots = new Map<number, { timer: NodeJS.Timeout, reads: Array<[string, PendingRead]> }>()
   /** Names this hub's sockets across instances (a `read` event is not sent back to the socket that read). */
   private readonly hubId = randomBytes(6).toString('hex')
 
@@ -270,14 +277,13 @@ export class ChatHub {
       pending.dirty = true
       return
     }
-    const read: PendingRead = { roomId, user, seq, except, dirty: true, timer: undefined }
+    const read: PendingRead = { roomId, user, seq, except, dirty: true }
     this.reads.set(key, read)
     void this.sendRead(key, read)
   }
 
   private async sendRead (key: string, read: PendingRead): Promise<void> {
     const { broker, log, readIntervalMs } = this.options
-    read.timer = undefined
     try {
       if (!read.dirty) {
         this.reads.delete(key)
@@ -292,11 +298,27 @@ export class ChatHub {
       log.warn({ err: error, roomId: read.roomId }, 'read announcement failed')
     }
     // Another instance announced this user lately (or this one just did): try again when the interval ends, plus up
-    // to a quarter of it at random. Members who all read the same message start their intervals together; without
-    // the jitter, a hundred of them would be announced in the same millisecond every second, each to every socket.
+    // to a quarter of it at random, at the next READ_SLOT_MS boundary. Members who all read the same message start
+    // their intervals together; without the jitter, a hundred of them would be announced in the same millisecond
+    // every second, each to every socket; without the slots, each would be a write of its own to every socket.
     const retryInMs = readIntervalMs + Math.floor(Math.random() * readIntervalMs / 4)
-    if (this.closing === undefined) read.timer = setTimeout(() => { void this.sendRead(key, read) }, retryInMs).unref()
+    if (this.closing === undefined) this.inSlot(retryInMs, key, read)
     else this.reads.delete(key)
+  }
+
+  /** Announces `read` at the first READ_SLOT_MS boundary at least `delayMs` from now, with the others due then. */
+  private inSlot (delayMs: number, key: string, read: PendingRead): void {
+    const due = Math.ceil((Date.now() + delayMs) / READ_SLOT_MS) * READ_SLOT_MS
+    let slot = this.readSlots.get(due)
+    if (slot === undefined) {
+      const reads: Array<[string, PendingRead]> = []
+      const timer = setTimeout(() => {
+        this.readSlots.delete(due)
+        for (const [k, r] of reads) void this.sendRead(k, r)
+      }, due - Date.now()).unref()
+      this.readSlots.set(due, slot = { timer, reads })
+    }
+    slot.reads.push([key, read])
   }
 
   /** A user's first socket in a room tells the others they are online; their last socket, that they are not. */
@@ -318,7 +340,7 @@ export class ChatHub {
    */
   async closeAll (code: number, reason: string, windowMs: number): Promise<void> {
     for (const timer of this.timers) clearInterval(timer)
-    for (const read of this.reads.values()) clearTimeout(read.timer)
+    for (const slot of this.readSlots.values()) clearTimeout(slot.timer)
     this.closing = { code, reason }
     const sessions = [...this.rooms.values()].flatMap((room) => [...room.sessions])
     await Promise.all(sessions.map((session, i) => new Promise<void>((resolve) => {
