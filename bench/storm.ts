@@ -13,7 +13,7 @@
 import WebSocket from 'ws'
 import { num, parseArgs, str } from './lib/args.js'
 import { build, createDatabase, startBaseline, startOurs, type Server } from './lib/servers.js'
-import { closeSwarm, openSwarm, setUp, until, type BenchSocket } from './lib/swarm.js'
+import { closeSwarm, openSocket, openSwarm, setUp, until, type BenchSocket } from './lib/swarm.js'
 import { FrameKind, frame, scan } from './lib/frames.js'
 
 const args = parseArgs(process.argv.slice(2))
@@ -43,7 +43,7 @@ async function connectStorm (server: Server) {
 
 /** How the sockets of the restart were closed, by code, reconnects included; and how reconnects failed. */
 const closeCodes = new Map<number, number>()
-const refusals = new Map<number | string, number>()
+const refusals = new Map<string, number>()
 const HANDSHAKE_TIMEOUT_MS = 10_000
 
 /** A socket that, closed by the server, reconnects with last_seq until it is open again, and notes its first frame. */
@@ -64,42 +64,25 @@ class Resuming {
       // As a client does: only a refusal of the token, the membership or the room is final.
       if (code === 4401 || code === 4403 || code === 4404) return
       if (this.closedAt === 0) this.closedAt = performance.now()
-      void this.reconnect(this.home)
+      this.reconnect(this.home)
     })
   }
 
-  private async reconnect (target: number) {
-    const url = `${this.urls[target]!.replace(/^http/, 'ws')}/ws/chat/${this.room}/?token=${this.token}&last_seq=${this.socket.last}`
+  private reconnect (target: number) {
     // A handshake that gets no answer is given up on, as OkHttp's and browsers' are.
-    const ws = new WebSocket(url, { perMessageDeflate: false, skipUTF8Validation: true, handshakeTimeout: HANDSHAKE_TIMEOUT_MS })
-    const retry = () => {
-      ws.removeAllListeners()
-      ws.on('error', () => {})
-      ws.terminate()
-      // The other instance next, after a moment with some jitter (as clients back off).
-      setTimeout(() => { void this.reconnect(1 - target) }, 50 + Math.random() * 100)
-    }
-    ws.once('unexpected-response', (_request, response) => {
-      refusals.set(response.statusCode ?? 0, (refusals.get(response.statusCode ?? 0) ?? 0) + 1)
-      retry()
-    })
-    ws.once('error', (error) => {
-      const code = (error as NodeJS.ErrnoException).code ?? (error.message.includes('timed out') ? `${target}: handshake timed out` : error.message)
-      refusals.set(code, (refusals.get(code) ?? 0) + 1)
-      retry()
-    })
-    ws.once('open', () => {
-      ws.removeAllListeners()
+    openSocket(this.urls[target]!, this.room, this.token, HANDSHAKE_TIMEOUT_MS, this.socket.last).then((ws) => {
       this.home = target
+      this.ws = ws
       ws.on('error', () => {})
       ws.on('message', (data: Buffer) => {
-        if (scan(data) !== FrameKind.message) return
-        if (frame.seq === this.socket.last + 1) this.socket.last = frame.seq
-        else if (frame.seq > this.socket.last) { this.socket.gaps++; this.socket.last = frame.seq } else { this.socket.backwards++; return }
-        if (this.resumedAt === 0) this.resumedAt = performance.now()
+        if (scan(data) === FrameKind.message && this.socket.see(frame.seq) && this.resumedAt === 0) this.resumedAt = performance.now()
       })
       this.watch(ws)
-      this.ws = ws
+    }, (error: NodeJS.ErrnoException) => {
+      const reason = error.code ?? `${target}: ${error.message}`
+      refusals.set(reason, (refusals.get(reason) ?? 0) + 1)
+      // The other instance next, after a moment with some jitter (as clients back off).
+      setTimeout(() => { this.reconnect(1 - target) }, 50 + Math.random() * 100)
     })
   }
 }
@@ -147,8 +130,6 @@ async function restart (checkout: string | undefined, label: string) {
     notResumed: affected.filter((r) => r.resumedAt === 0).length,
     closeCodes: Object.fromEntries(closeCodes),
     refusals: Object.fromEntries(refusals),
-    notResumedOpen: affected.filter((r) => r.resumedAt === 0 && r.ws.readyState === WebSocket.OPEN).length,
-    notResumedOnRestarted: affected.filter((r) => r.resumedAt === 0 && r.home === 0).length,
     gaps: opened.reduce((sum, s) => sum + s.gaps, 0),
     repeats: opened.reduce((sum, s) => sum + s.backwards, 0)
   }

@@ -27,7 +27,7 @@ export const ConfigSchema = Type.Object({
   INSTANCE_HEARTBEAT_MS: Type.Integer({ minimum: 100, default: 10000 }),
   /**
    * How long a socket upgrade's token, room and membership are kept for the next upgrades (a reconnect storm);
-   * logout, removal and room deletion drop them at once on every instance. 0: read for every upgrade.
+   * logout, removal and room deletion drop them (on the other instances, through the broker). 0: read for every upgrade.
    */
   ACCESS_CACHE_TTL_MS: Type.Integer({ minimum: 0, default: 10000 }),
   /** At most this many of them (least recently used out first). */

@@ -83,15 +83,7 @@ export class BenchSocket {
       if (data === undefined) return
       const kind = scan(data)
       if (kind === FrameKind.message) {
-        if (frame.seq === this.last + 1) {
-          this.last = frame.seq
-        } else if (frame.seq > this.last) {
-          this.gaps++
-          this.last = frame.seq
-        } else {
-          this.backwards++
-          return
-        }
+        if (!this.see(frame.seq)) return
         this.received++
         onMessage(this, performance.now())
       } else if (kind === FrameKind.error) {
@@ -101,6 +93,17 @@ export class BenchSocket {
         this.pong()
       }
     })
+  }
+
+  /** Checks a message's seq against `last` and moves it on; false for a repeat (or a late frame after a gap). */
+  see (seq: number): boolean {
+    if (seq <= this.last) {
+      this.backwards++
+      return false
+    }
+    if (seq > this.last + 1) this.gaps++
+    this.last = seq
+    return true
   }
 
   /** Sends a frame of the API (as a `message` event to a Socket.IO server). */

@@ -62,10 +62,9 @@ export function createMessagesRepository (db: Db, writer: MessageWriter, reads: 
     return rows.map((row) => ({ message: toMessage(row.message, roomName, toUser(row.sender)), createdRev: row.message.createdRev }))
   }
 
-  // The window's two statements, prepared on first use for each way of paging (from a key or not, towards older
-  // messages or newer): building them had cost as much as running them. `at` and `id` are the key's parts.
+  // The window's two statements, prepared for each way of paging (from a key or not, towards older messages or
+  // newer): building them had cost as much as running them. `at` and `id` are the key's parts.
   const placeholderKey = [sql.placeholder('at'), sql.placeholder('id')] as const
-  const windowStatements = new Map<string, ReturnType<typeof prepareWindow>>()
   const prepareWindow = (keyed: boolean, older: boolean) => {
     const name = `search_window_${keyed ? 'key' : 'first'}_${older ? 'older' : 'newer'}`
     const inRoom = and(eq(messages.roomId, sql.placeholder('roomId')), pastKey(keyed ? placeholderKey : undefined, older))
@@ -89,12 +88,12 @@ export function createMessagesRepository (db: Db, writer: MessageWriter, reads: 
         .prepare(`${name}_end`)
     }
   }
-  const windowStatement = (key: SearchKey | undefined, older: boolean) => {
-    const name = `${key !== undefined}:${older}`
-    let statement = windowStatements.get(name)
-    if (statement === undefined) windowStatements.set(name, statement = prepareWindow(key !== undefined, older))
-    return statement
+  const windowStatements = {
+    first: { older: prepareWindow(false, true), newer: prepareWindow(false, false) },
+    keyed: { older: prepareWindow(true, true), newer: prepareWindow(true, false) }
   }
+  const windowStatement = (key: SearchKey | undefined, older: boolean) =>
+    windowStatements[key === undefined ? 'first' : 'keyed'][older ? 'older' : 'newer']
 
   /** Up to `count` matches of `query` among the room's next `size` messages after `key`, in page order. */
   const windowMatches = async (roomId: number, query: string, key: SearchKey | undefined, older: boolean, size: number, count: number) => {

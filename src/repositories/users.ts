@@ -71,7 +71,7 @@ export function createUsersRepository (db: Db, onTouchError: (error: unknown) =>
      * The token's user; with `roomName`, in the same round trip, that room and the user's membership of it (for
      * the routes under a room name, which need both: one query instead of two). Read on every REST request; a
      * socket upgrade reads it through the access cache (plugins/access-cache.ts), which logout empties of the token
-     * on every instance, so a revoked token is refused at once everywhere.
+     * at once on its instance and, through the broker, within milliseconds on the others (see docs/api.md).
      */
     async authenticate (token: string, roomName?: string): Promise<Authenticated | undefined> {
       const keyHash = hashToken(token)
