@@ -70,13 +70,13 @@ class Resuming {
 
   private reconnect (target: number) {
     // A handshake that gets no answer is given up on, as OkHttp's and browsers' are.
-    openSocket(this.urls[target]!, this.room, this.token, HANDSHAKE_TIMEOUT_MS, this.socket.last).then((ws) => {
+    const onMessage = (data: Buffer) => {
+      if (scan(data) === FrameKind.message && this.socket.see(frame.seq) && this.resumedAt === 0) this.resumedAt = performance.now()
+    }
+    openSocket(this.urls[target]!, this.room, this.token, HANDSHAKE_TIMEOUT_MS, this.socket.last, 'api', onMessage).then((ws) => {
       this.home = target
       this.ws = ws
       ws.on('error', () => {})
-      ws.on('message', (data: Buffer) => {
-        if (scan(data) === FrameKind.message && this.socket.see(frame.seq) && this.resumedAt === 0) this.resumedAt = performance.now()
-      })
       this.watch(ws)
     }, (error: NodeJS.ErrnoException) => {
       const reason = error.code ?? `${target}: ${error.message}`

@@ -134,10 +134,12 @@ const socketIoPath = (base: string, room: string, token: string) =>
  * `40{…}`), as its client does.
  */
 export function openSocket (base: string, room: string, token: string, timeoutMs: number, lastSeq?: number,
-  protocol: Protocol = 'api'): Promise<WebSocket> {
+  protocol: Protocol = 'api', onMessage?: (data: Buffer) => void): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const url = protocol === 'socketio' ? socketIoPath(base, room, token) : wsPath(base, room, token, lastSeq)
     const ws = new WebSocket(url, { perMessageDeflate: false, skipUTF8Validation: true })
+    // From the start: a resumed socket's replay can arrive with the handshake, before a listener added on open.
+    if (onMessage !== undefined) ws.on('message', onMessage)
     const timer = setTimeout(() => { ws.terminate(); reject(new Error('socket open timed out')) }, timeoutMs)
     const opened = () => { clearTimeout(timer); resolve(ws) }
     if (protocol === 'socketio') {
