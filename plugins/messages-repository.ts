@@ -14,7 +14,7 @@ declare module 'fastify' {
 export default fp(async function messagesRepository (fastify) {
   const { broker, config, log, metrics } = fastify
   const publish = publishCommitted(broker, log)
-  const writer = new MessageWriter(fastify.database, config.BATCH_MAX_MESSAGES, (committed) => {
+  const writer = new MessageWriter(fastify.database.writer, config.BATCH_MAX_MESSAGES, (committed) => {
     const created = committed.filter((c) => c.kind === 'created').length
     if (created > 0) {
       metrics.messagesStored.inc(created)

@@ -30,9 +30,13 @@ export async function openDatabase (options: DatabaseOptions): Promise<Database>
     : openPostgres(options.databaseUrl, options.poolSize ?? 10)
 }
 
+/** `query` on a connection (pool) or in a transaction: prepared, once per connection. */
+const run = (sql: postgres.Sql | postgres.TransactionSql): Query => async <T>(text: string, params: unknown[]) =>
+  await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true }) as unknown as T[]
+
 function openPostgres (url: string, max: number): Database {
-  const client = postgres(url, {
-    max,
+  const pool = (size: number, settings: Record<string, string>) => postgres(url, {
+    max: size,
     onnotice: () => {},
     // A database that is down answers at once (refused); one that does not answer is given up on after this.
     connect_timeout: CONNECT_TIMEOUT_S,
@@ -40,10 +44,15 @@ function openPostgres (url: string, max: number): Database {
     // of the pool since the last success: after a few seconds of outage, queries waited 10-20 s once the database
     // was back. A short, bounded wait answers them within a second of its return.
     backoff: reconnectDelay,
-    // Prepared statements (`query`, and drizzle's `.prepare()`) are parsed once per connection but planned at each
-    // run: a generic plan made while the messages table was small would keep scanning it whole once it is large.
-    connection: { plan_cache_mode: 'force_custom_plan', statement_timeout: STATEMENT_TIMEOUT_MS }
+    connection: { statement_timeout: STATEMENT_TIMEOUT_MS, ...settings }
   })
+  // Prepared statements (`query`, and drizzle's `.prepare()`) are parsed once per connection but planned at each
+  // run: their plans depend on their parameters (a cursor, a word, a user), and a generic plan made while the
+  // messages table was small would keep scanning it whole once it is large.
+  const client = pool(max, { plan_cache_mode: 'force_custom_plan', application_name: 'chat-backend' })
+  const transaction = (sql: postgres.Sql) => async <T>(work: (query: Query) => Promise<T>) =>
+    await sql.begin((tx) => work(run(tx))) as T
+  const writer = sendsConnection(pool, client)
   const db = drizzlePostgres(client, drizzleOptions)
   return {
     orm: db,
@@ -59,11 +68,52 @@ function openPostgres (url: string, max: number): Database {
         await single.end({ timeout: 5 })
       }
     },
-    query: async <T>(text: string, params: unknown[]) =>
-      await client.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true }) as unknown as T[],
-    transaction: async <T>(work: (query: Query) => Promise<T>) => await client.begin((tx) => work(async <R>(text: string, params: unknown[]) =>
-      await tx.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true }) as unknown as R[])) as T,
+    query: run(client),
+    transaction: transaction(client),
+    writer: { query: writer.query, transaction: transaction(writer.changes) },
     async ping () { await client`select 1` },
-    async close () { await client.end({ timeout: 5 }) }
+    async close () { await Promise.all([client, ...writer.pools].map((sql) => sql.end({ timeout: 5 }))) }
+  }
+}
+
+/** Seconds between checks, until they pass, that the tables of the batch statement have statistics. */
+const STATISTICS_CHECK_S = 1
+const SEND_TABLES = ['messages', 'rooms', 'room_members', 'users']
+
+/**
+ * The group commit's connections (it runs one batch at a time). Its send statement finds every row through an index
+ * on values carried in the batch's JSON, so its plan does not depend on the parameters and can be made once per
+ * connection and kept: planning it cost as much as running it. A plan is only as good as the statistics it is made
+ * with, though, and a kept one is not fitted to the table's size at each run as a fresh one is:
+ * - Before the tables have statistics the choice is arbitrary: with a handful of rows, every index of `messages`
+ *   that starts with `room_id` looks as good as the unique one, and the plan kept scanned a room's messages at
+ *   every send. So sends run on a connection that plans at each run until the four tables have statistics
+ *   (autovacuum's first ANALYZE, after some 50 rows), then on one that keeps its plan.
+ * - Statistics made at 40 rows favour scanning the table; `messages` can grow by a minute of traffic before
+ *   autovacuum analyzes it again. The connection that keeps its plan has sequential scans off, so it reads every
+ *   table through an index, which suits every size.
+ * The plan kept is made again whenever ANALYZE renews a table's statistics (as the tables grow) and with each new
+ * connection (postgres.js replaces one after 30 to 60 minutes). Changes (a transaction of several statements whose
+ * lookups depend on the request) plan at each run.
+ */
+function sendsConnection (pool: (size: number, settings: Record<string, string>) => postgres.Sql, client: postgres.Sql) {
+  // Named, so that pg_stat_activity tells which one the sends are on.
+  const planning = pool(1, { plan_cache_mode: 'force_custom_plan', application_name: 'chat-backend writer' })
+  const keeping = pool(1, { plan_cache_mode: 'force_generic_plan', enable_seqscan: 'off', application_name: 'chat-backend writer, plans kept' })
+  let keep = false
+  let checkedAt = -Infinity
+  const connection = async () => {
+    if (!keep && performance.now() - checkedAt >= STATISTICS_CHECK_S * 1000) {
+      checkedAt = performance.now()
+      const [row] = await client.unsafe<Array<{ n: number }>>(`select count(distinct tablename)::int as n from pg_stats
+        where schemaname = current_schema() and tablename = any($1::text[])`, [SEND_TABLES])
+      keep = row!.n === SEND_TABLES.length
+    }
+    return keep ? keeping : planning
+  }
+  return {
+    query: async <T>(text: string, params: unknown[]) => await run(await connection())<T>(text, params),
+    changes: planning,
+    pools: [planning, keeping]
   }
 }

@@ -19,6 +19,11 @@ export interface Database {
   query: Query
   /** Runs `work` in one transaction on one connection; it commits when `work` resolves, and rolls back if it throws. */
   transaction: <T>(work: (query: Query) => Promise<T>) => Promise<T>
+  /**
+   * `query` and `transaction` for the group commit (src/db/message-writer.ts), one batch at a time: on PostgreSQL a
+   * connection of its own whose statements keep their plans; embedded, the same as `query` and `transaction`.
+   */
+  writer: Pick<Database, 'query' | 'transaction'>
   ping: () => Promise<void>
   close: () => Promise<void>
 }

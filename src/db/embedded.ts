@@ -35,13 +35,17 @@ export async function openEmbedded (dataDir: string, options: { schema: typeof s
   const db = drizzle(client as unknown as PGlite, options)
   const rowsOf = (query: (text: string, params: unknown[]) => Promise<Results<unknown>>): Query =>
     async <T>(text: string, params: unknown[]) => (await query(text, params)).rows as T[]
+  const query = rowsOf((text, params) => client.query(text, params))
+  const transaction = async <T>(work: (query: Query) => Promise<T>) =>
+    await client.transaction((tx) => work(rowsOf((text, params) => tx.query(text, params))))
   return {
     orm: db as unknown as Db,
     kind: 'embedded',
     async migrate () { await migrate(db, { migrationsFolder: migrationsDir }) },
-    query: rowsOf((text, params) => client.query(text, params)),
-    transaction: async <T>(work: (query: Query) => Promise<T>) =>
-      await client.transaction((tx) => work(rowsOf((text, params) => tx.query(text, params)))),
+    query,
+    transaction,
+    // One connection does everything.
+    writer: { query, transaction },
     async ping () { await db.execute(sql`select 1`) },
     async close () {
       try { await client.close() } finally { unlock() }

@@ -6,7 +6,9 @@ import { sql } from 'drizzle-orm'
 import t from 'tap'
 import { openDatabase } from '../../src/db/client.js'
 import { migrationsDir } from '../../src/paths.js'
-import { api, register } from '../helpers/client.js'
+import postgres from 'postgres'
+import { api, register, roomWith } from '../helpers/client.js'
+import { waitUntil } from '../helpers/cluster.js'
 import { entry, entryEnv } from '../helpers/entry.js'
 import { freshDatabase, startServer } from '../helpers/server.js'
 
@@ -53,6 +55,43 @@ if (embedded) {
 }
 
 if (!embedded) {
+  t.test('sends keep their plan once the tables have statistics, and every outcome stays right', async (t) => {
+    const database = await freshDatabase(t)
+    const server = await startServer(t, {}, database)
+    const { owner, room, members: [member] } = await roomWith(server.url, 1)
+    const outsider = await register(server.url)
+    const send = async (token: string, body: Record<string, unknown>) =>
+      await api(server.url, 'POST', `/api/chat/groups/${room.name}/messages/`, { token, body })
+    t.equal((await send(owner.token, { message: 'before the statistics' })).status, 201)
+    const sql = postgres(database.DATABASE_URL!, { max: 1, onnotice: () => {} })
+    t.teardown(() => sql.end({ timeout: 5 }))
+    const writers = async () => (await sql<Array<{ name: string }>>`select application_name as name from pg_stat_activity
+      where datname = current_database() and application_name like 'chat-backend writer%'`).map((row) => row.name)
+    t.same(await writers(), ['chat-backend writer'], 'without statistics, sends are planned at each run')
+    await sql`analyze`
+    // The server looks for statistics at most once a second.
+    await waitUntil('sends on the connection that keeps its plan', async () => {
+      await send(owner.token, { message: 'waiting' })
+      return (await writers()).includes('chat-backend writer, plans kept')
+    }, 10_000)
+
+    const first = await send(owner.token, { message: 'hello @' + member!.user.username, client_id: 'kept-1' })
+    t.equal(first.status, 201)
+    t.same(first.body.mentions, [member!.user.id], 'a mention of a member')
+    const again = await send(owner.token, { message: 'hello again', client_id: 'kept-1' })
+    t.equal(again.status, 200, 'a repeated client_id')
+    t.equal(again.body.id, first.body.id, 'gets the stored message')
+    const reply = await send(member!.token, { message: 'a reply', reply_to: first.body.id })
+    t.equal(reply.status, 201)
+    t.equal(reply.body.reply_to.id, first.body.id, 'a reply')
+    t.equal(reply.body.seq, first.body.seq + 1, 'seqs stay gapless')
+    t.equal((await send(outsider.token, { message: 'not a member' })).status, 403, 'a non-member is refused')
+    t.equal((await send(owner.token, { message: 'no such reply', reply_to: 999_999_999 })).status, 400, 'so is an unknown reply_to')
+    const history = await api(server.url, 'GET', `/api/chat/groups/${room.name}/messages/?limit=100`, { token: owner.token })
+    const seqs = history.body.results.map((m: { seq: number }) => m.seq).sort((a: number, b: number) => a - b)
+    t.same(seqs, Array.from({ length: seqs.length }, (_, i) => i + 1), 'history holds every seq once')
+  })
+
   t.test('several instances migrating one fresh PostgreSQL database at once all succeed', async (t) => {
     const { DATABASE_URL } = await freshDatabase(t)
     const databases = await Promise.all([1, 2, 3, 4].map(() => openDatabase({ databaseUrl: DATABASE_URL, dataDir: '' })))
