@@ -37,3 +37,13 @@ export async function databaseCpuMeter (databaseUrl: string) {
     throw error
   }
 }
+
+/** `ANALYZE` of every table of a database. */
+export async function analyze (databaseUrl: string): Promise<void> {
+  const sql = postgres(databaseUrl, { max: 1, onnotice: () => {}, connect_timeout: 10 })
+  try {
+    await sql`analyze`
+  } finally {
+    await sql.end({ timeout: 5 })
+  }
+}

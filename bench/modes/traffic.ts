@@ -1,7 +1,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { clientId, frame } from '../lib/frames.js'
 import { commitTotals } from '../lib/metrics.js'
-import { databaseCpuMeter } from '../lib/pg-cpu.js'
+import { analyze, databaseCpuMeter } from '../lib/pg-cpu.js'
 import { cpuMeter, loopDelayMeter, threadCpuMeter } from '../lib/proc.js'
 import { Samples } from '../lib/stats.js'
 import { closeSwarm, errorCounts, openSwarm, setUp, until, type BenchSocket, type Topology } from '../lib/swarm.js'
@@ -92,7 +92,15 @@ export async function runTraffic (options: TrafficOptions) {
       send(senderSockets[sent % senderSockets.length]!)
     })
   }
-  await sleep(warmupS * 1000)
+  if (options.databaseCpu === undefined) {
+    await sleep(warmupS * 1000)
+  } else {
+    // Midway through the warm-up, the statistics of the server's tables are made, as autovacuum makes them within a
+    // minute of a table's first rows: what a database that has run for a minute plans with (src/db/client.ts).
+    await sleep(warmupS * 500)
+    await analyze(options.databaseCpu)
+    await sleep(warmupS * 500)
+  }
   lag.enable()
   const commitsBefore = await commitTotals(options.urls)
   const databaseCpu = options.databaseCpu === undefined ? undefined : await databaseCpuMeter(options.databaseCpu)
