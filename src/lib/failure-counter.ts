@@ -59,14 +59,24 @@ export function createRedisCounter (redis: Redis, prefix: string, windowMs: numb
   const unknown = { count: 0, retryAfter: seconds(windowMs) }
   const answer = (count: unknown, ttl: unknown) =>
     ({ count: Number(count ?? 0), retryAfter: seconds(typeof ttl === 'number' && ttl > 0 ? ttl : windowMs) })
+  // Concurrent peeks of one key share a read: a reconnect storm from one address (a NAT, a proxy) is one round trip,
+  // not one per socket. Replies come in order on the one connection, and a read is forgotten as its reply is handled,
+  // before the replies after it: a read that a peek shares was sent after every count this process has seen answered.
+  const reading = new Map<string, Promise<WindowCount>>()
+  const read = (key: string): Promise<WindowCount> => redis.multi().get(prefix + key).pttl(prefix + key).exec()
+    .then((replies) => {
+      reading.delete(key)
+      const [get, pttl] = (replies ?? []) as Array<[unknown, unknown] | undefined>
+      return answer(get?.[1], pttl?.[1])
+    }, () => {
+      reading.delete(key)
+      return unknown
+    })
   return {
-    async peek (key) {
-      try {
-        const [[, count], [, ttl]] = await redis.multi().get(prefix + key).pttl(prefix + key).exec() as Array<[unknown, unknown]> as [[unknown, unknown], [unknown, unknown]]
-        return answer(count, ttl)
-      } catch {
-        return unknown
-      }
+    peek (key) {
+      let pending = reading.get(key)
+      if (pending === undefined) reading.set(key, pending = read(key))
+      return pending
     },
     async add (key) {
       try {
