@@ -226,7 +226,7 @@ export class ChatHub {
       session.present = true
       const counted = this.presence(session, 1)
       if (lastRev !== undefined) await this.replayByRev(session, room)
-      else if (lastSeq !== undefined) await this.replayBySeq(session)
+      else if (lastSeq !== undefined) await this.replayBySeq(session, room, lastSeqAtUpgrade)
       await counted
     })
   }
@@ -407,10 +407,14 @@ export class ChatHub {
   }
 
   /** Every message stored after the session's seq, in seq order, in its current state. */
-  private async replayBySeq (session: ChatSession): Promise<void> {
+  private async replayBySeq (session: ChatSession, room: RoomState, lastSeqAtUpgrade: number): Promise<void> {
     const { roomId, roomName } = session.context
     const size = session.replayPageSize
     let seq = session.seqFrom!
+    // Every message after `room.lastSeq` reaches the session from the room's stream (it is in the room, and the
+    // stream delivers in order): a client with everything up to it, and up to the room as its upgrade read it (a
+    // stream that lags the database is not waited for), costs no read: a reconnect storm after a restart.
+    if (seq >= Math.max(room.lastSeq, lastSeqAtUpgrade)) return
     for (;;) {
       const page = await this.options.store.after(roomId, roomName, seq, size)
       await session.sendPage(page.map((message) => ({ rev: message.rev, id: message.id, frame: messageFrame(message) })), 'seq')
@@ -429,13 +433,18 @@ export class ChatHub {
           .then(() => this.deliverEvent(roomId, room, event))
           .catch((error: unknown) => this.deliveryFailed(error, roomId))
         return
-      case 'ephemeral':
+      // Serialized once, corked like messages: a busy room has a read frame a second from every member, and a
+      // restart's reconnect storm a presence frame for each user of the instance, to every socket, twice.
+      case 'ephemeral': {
+        const frame = new WireFrame(event.frame)
         for (const session of room.sessions) {
-          if (session.context.user.id !== event.userId) session.send(event.frame, true)
+          if (session.context.user.id === event.userId) continue
+          corkForTick(session.socket)
+          session.send(frame, true)
         }
         return
+      }
       case 'read': {
-        // Serialized once, corked like messages: a busy room has a read frame a second from every member.
         const frame = new WireFrame(event.frame)
         const except = event.except?.hub === this.hubId ? event.except.serial : -1
         for (const session of room.sessions) {

@@ -1,6 +1,6 @@
 import type { WebSocket, RawData } from 'ws'
 import type { User } from '../schemas/users.js'
-import { sendText, type WireFrame } from './wire.js'
+import { corkForTick, sendText, type WireFrame } from './wire.js'
 
 export interface SessionContext {
   user: User
@@ -174,6 +174,8 @@ export class ChatSession {
           this.replayed.revs.set(id, rev)
           this.replayed.upTo = Math.max(this.replayed.upTo, rev)
         }
+        // Corked like live frames: a page leaves in one write (or one per FLUSH_BYTES), not one per frame.
+        corkForTick(this.socket)
         this.socket.send(frame, TEXT, i === frames.length - 1 ? () => resolve() : undefined)
       })
     })
