@@ -195,6 +195,10 @@ export class ChatHub {
     // instance's stream is measured against the room as it is now, so that nothing it has is sent again. (A room
     // set up for this join reads its position now anyway.)
     const known = this.rooms.get(roomId)
+    // The room as this instance had it when the socket came, before anything below waits.
+    const cameAt = known === undefined
+      ? undefined
+      : { seq: Math.max(known.lastSeq, lastSeqAtUpgrade), rev: Math.max(known.delivered, lastRevAtUpgrade) }
     if (known !== undefined && ((lastRev ?? 0) > Math.max(known.delivered, lastRevAtUpgrade) ||
       (lastSeq ?? 0) > Math.max(known.lastSeq, lastSeqAtUpgrade))) {
       ({ lastSeq: lastSeqAtUpgrade, lastRev: lastRevAtUpgrade } = await this.options.store.position(roomId))
@@ -205,11 +209,14 @@ export class ChatHub {
     // Still joining when shutdown took its list of sockets: it would keep the server from closing.
     if (this.closing !== undefined) return session.close(this.closing.code, this.closing.reason)
     // A client ahead of this instance's stream (which lags the database after an outage) has the changes up to
-    // `lastRev` already: none of them is sent again. One beyond the room's last change as its upgrade read it gets
-    // every change made since. The same for `lastSeq`, by seq.
-    session.fromRev = Math.min(lastRev ?? room.delivered, Math.max(room.delivered, lastRevAtUpgrade))
+    // `lastRev` already: none of them is sent again. One beyond the room's last change as it is now (no client is,
+    // short of a database restored from a backup) is measured against the room as this instance had it when the
+    // socket came, so that a change stored while it joined is sent to it, not counted among those it claims (a room
+    // set up for this join has only its own read). The same for `lastSeq`, by seq.
+    const from = (claimed: number, now: number, came: number | undefined) => claimed <= now ? claimed : Math.min(now, came ?? now)
+    session.fromRev = lastRev === undefined ? room.delivered : from(lastRev, Math.max(room.delivered, lastRevAtUpgrade), cameAt?.rev)
     session.sentRev = session.fromRev
-    if (lastSeq !== undefined) session.seqFrom = Math.min(lastSeq, Math.max(room.lastSeq, lastSeqAtUpgrade))
+    if (lastSeq !== undefined) session.seqFrom = from(lastSeq, Math.max(room.lastSeq, lastSeqAtUpgrade), cameAt?.seq)
     room.sessions.add(session)
     // Live frames wait from here (the replay's hold), so that none overtakes the stored ones or the check below.
     await session.replay(async () => {

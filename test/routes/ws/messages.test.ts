@@ -220,11 +220,18 @@ t.test('last_seq beyond the room\'s last message still gets the next live one', 
   for (let i = 1; i <= 3; i++) sender.send({ message: `m${i}` })
   await sender.messageCount(3)
   const ahead = await open(t, owner, room.name, 100)
+  t.same(await framesBeforePong(ahead), [], 'nothing replayed on the join')
   sender.send({ message: 'next' })
   const [frame] = await ahead.messageCount(1)
   t.match(frame, { seq: 4, message: 'next' })
   await framesBeforePong(ahead)
   t.equal(ahead.messages().length, 1, 'nothing was replayed')
+  // A message stored while such a socket joins is sent to it, not counted among those it claims to have.
+  const joining = await open(t, owner, room.name, 100)
+  sender.send({ message: 'while joining' })
+  t.match((await joining.messageCount(1))[0], { seq: 5, message: 'while joining' })
+  await framesBeforePong(joining)
+  t.equal(joining.messages().length, 1, 'and only it')
 })
 
 t.test('refused frames get an error frame, store nothing, and leave the socket open', async (t) => {
