@@ -16,7 +16,7 @@
 import WebSocket from 'ws'
 import { num, parseArgs, str } from './lib/args.js'
 import { build, createDatabase, startBaseline, startOurs, type Server } from './lib/servers.js'
-import { closeSwarm, openSocket, openSwarm, setUp, until, type BenchSocket } from './lib/swarm.js'
+import { closeSwarm, openSocket, openSwarm, PING, PONG, setUp, until, type BenchSocket } from './lib/swarm.js'
 import { FrameKind, frame, scan } from './lib/frames.js'
 import { cpuSeconds } from './lib/proc.js'
 
@@ -45,7 +45,7 @@ async function connectStorm (server: Server) {
   const opened = await openSwarm(topology, setup, () => {}, undefined, undefined, inFlight, 60_000)
   const seconds = (performance.now() - started) / 1000
   closeSwarm(opened)
-  const result = { server: server.name, sockets, users, seconds: Math.round(seconds * 100) / 100, perSecond: Math.round(sockets / seconds) }
+  const result = { server: server.name, sockets, users, seconds: round2(seconds), perSecond: Math.round(sockets / seconds) }
   log(JSON.stringify(result))
   return result
 }
@@ -54,8 +54,6 @@ async function connectStorm (server: Server) {
 const closeCodes = new Map<number, number>()
 const refusals = new Map<string, number>()
 const HANDSHAKE_TIMEOUT_MS = 10_000
-const PING = '{"type":"ping"}'
-const PONG = '{"type":"pong"}'
 
 /** A socket that, closed by the server, reconnects with last_seq until it is open again, and notes when it resumed. */
 class Resuming {
@@ -155,9 +153,9 @@ async function restart (checkout: string | undefined, label: string) {
     closed: affected.length,
     allResumed: all,
     allHaveTheNextMessage: caughtUp,
-    resumedS: Math.round((last - stopped) / 10) / 100,
-    stopS: Math.round((down - stopped) / 10) / 100,
-    restartS: Math.round((up - down) / 10) / 100,
+    resumedS: round2((last - stopped) / 1000),
+    stopS: round2((down - stopped) / 1000),
+    restartS: round2((up - down) / 1000),
     cpuS,
     backOnRestarted: affected.filter((r) => r.home === 0).length,
     notResumed: affected.filter((r) => r.resumedAt === 0).length,

@@ -62,6 +62,10 @@ export interface MessageHandler { (socket: BenchSocket, receivedAt: number): voi
 export interface ErrorHandler { (socket: BenchSocket, code: string, sender: number): void }
 
 /** One member socket; `last` is the highest seq seen, so order, gaps and repeats are checked frame by frame. */
+/** The API's ping frame and its answer (sent once the socket has joined its room, and been sent what it missed). */
+export const PING = '{"type":"ping"}'
+export const PONG = '{"type":"pong"}'
+
 export class BenchSocket {
   last = 0
   received = 0
@@ -89,7 +93,7 @@ export class BenchSocket {
       } else if (kind === FrameKind.error) {
         this.errors.set(frame.code, (this.errors.get(frame.code) ?? 0) + 1)
         onError?.(this, frame.code, frame.sender)
-      } else if (this.pong !== undefined && data.toString() === '{"type":"pong"}') {
+      } else if (this.pong !== undefined && data.toString() === PONG) {
         this.pong()
       }
     })
@@ -116,7 +120,7 @@ export class BenchSocket {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('no pong: the socket did not join in time')), timeoutMs)
       this.pong = () => { clearTimeout(timer); this.pong = undefined; resolve() }
-      this.send('{"type":"ping"}')
+      this.send(PING)
     })
   }
 }

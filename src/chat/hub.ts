@@ -191,16 +191,13 @@ export class ChatHub {
     sessions.add(session)
     const { lastSeq, lastRev } = resume
     let { lastSeqAtUpgrade, lastRevAtUpgrade } = session.context
-    // The upgrade may have read the room from the access cache, seconds old: a client ahead of it and of this
-    // instance's stream is measured against the room as it is now, so that nothing it has is sent again. (A room
-    // set up for this join reads its position now anyway.)
+    // The room as this instance had it when the socket came, before anything below waits. The upgrade may have read
+    // the room from the access cache, seconds old: a client ahead of that and of this instance's stream is measured
+    // against the room as it is now, so that nothing it has is sent again. (A room set up for this join reads its
+    // position now anyway.)
     const known = this.rooms.get(roomId)
-    // The room as this instance had it when the socket came, before anything below waits.
-    const cameAt = known === undefined
-      ? undefined
-      : { seq: Math.max(known.lastSeq, lastSeqAtUpgrade), rev: Math.max(known.delivered, lastRevAtUpgrade) }
-    if (known !== undefined && ((lastRev ?? 0) > Math.max(known.delivered, lastRevAtUpgrade) ||
-      (lastSeq ?? 0) > Math.max(known.lastSeq, lastSeqAtUpgrade))) {
+    const cameAt = known && { seq: Math.max(known.lastSeq, lastSeqAtUpgrade), rev: Math.max(known.delivered, lastRevAtUpgrade) }
+    if (cameAt !== undefined && ((lastRev ?? 0) > cameAt.rev || (lastSeq ?? 0) > cameAt.seq)) {
       ({ lastSeq: lastSeqAtUpgrade, lastRev: lastRevAtUpgrade } = await this.options.store.position(roomId))
     }
     const room = await this.roomState(roomId, roomName)
@@ -212,8 +209,9 @@ export class ChatHub {
     // `lastRev` already: none of them is sent again. One beyond the room's last change as it is now (no client is,
     // short of a database restored from a backup) is measured against the room as this instance had it when the
     // socket came, so that a change stored while it joined is sent to it, not counted among those it claims (a room
-    // set up for this join has only its own read). The same for `lastSeq`, by seq.
-    const from = (claimed: number, now: number, came: number | undefined) => claimed <= now ? claimed : Math.min(now, came ?? now)
+    // set up for this join has only its own read; positions only grow, so `came` is never past `now`). The same for
+    // `lastSeq`, by seq.
+    const from = (claimed: number, now: number, came: number | undefined) => claimed <= now ? claimed : came ?? now
     session.fromRev = lastRev === undefined ? room.delivered : from(lastRev, Math.max(room.delivered, lastRevAtUpgrade), cameAt?.rev)
     session.sentRev = session.fromRev
     if (lastSeq !== undefined) session.seqFrom = from(lastSeq, Math.max(room.lastSeq, lastSeqAtUpgrade), cameAt?.seq)
@@ -440,25 +438,12 @@ export class ChatHub {
           .then(() => this.deliverEvent(roomId, room, event))
           .catch((error: unknown) => this.deliveryFailed(error, roomId))
         return
-      // Serialized once, corked like messages: a busy room has a read frame a second from every member, and a
-      // restart's reconnect storm a presence frame for each user of the instance, to every socket, twice.
-      case 'ephemeral': {
-        const frame = new WireFrame(event.frame)
-        for (const session of room.sessions) {
-          if (session.context.user.id === event.userId) continue
-          corkForTick(session.socket)
-          session.send(frame, true)
-        }
+      case 'ephemeral':
+        this.broadcast(room, event.frame, (session) => session.context.user.id === event.userId, true)
         return
-      }
       case 'read': {
-        const frame = new WireFrame(event.frame)
         const except = event.except?.hub === this.hubId ? event.except.serial : -1
-        for (const session of room.sessions) {
-          if (session.serial === except) continue
-          corkForTick(session.socket)
-          session.send(frame)
-        }
+        this.broadcast(room, event.frame, (session) => session.serial === except)
         return
       }
       case 'close':
@@ -583,6 +568,20 @@ export class ChatHub {
     if (this.closing !== undefined) return
     if (isDatabaseUnavailable(error)) this.options.log.warn({ err: error, roomId }, 'message delivery waits for the database')
     else this.options.log.error({ err: error, roomId }, 'message delivery failed')
+  }
+
+  /**
+   * A frame that is not a message to every session of the room but those `skip` names: serialized once and corked
+   * like messages (a busy room has a read frame a second from every member; when an instance stops, each of its users
+   * who goes offline and comes back is a presence frame to every socket).
+   */
+  private broadcast (room: RoomState, text: string, skip: (session: ChatSession) => boolean, ephemeral = false): void {
+    const frame = new WireFrame(text)
+    for (const session of room.sessions) {
+      if (skip(session)) continue
+      corkForTick(session.socket)
+      session.send(frame, ephemeral)
+    }
   }
 
   private fanOut (room: RoomState, event: MessageEvent): void {
