@@ -81,7 +81,7 @@ const STATISTICS_CHECK_S = 1
 const SEND_TABLES = ['messages', 'rooms', 'room_members', 'users']
 
 /**
- * The group commit's connections (it runs one batch at a time). Its send statement finds every row through an index
+ * The group commit's connections (statements run one after the other on one connection). Its send statement finds every row through an index
  * on values carried in the batch's JSON, so its plan does not depend on the parameters and can be made once per
  * connection and kept: planning it cost as much as running it. A plan is only as good as the statistics it is made
  * with, though, and a kept one is not fitted to the table's size at each run as a fresh one is:
@@ -101,18 +101,37 @@ function sendsConnection (pool: (size: number, settings: Record<string, string>)
   const planning = pool(1, { plan_cache_mode: 'force_custom_plan', application_name: 'chat-backend writer' })
   const keeping = pool(1, { plan_cache_mode: 'force_generic_plan', enable_seqscan: 'off', application_name: 'chat-backend writer, plans kept' })
   let keep = false
+  let ready = false
+  let checking = false
   let checkedAt = -Infinity
-  const connection = async () => {
-    if (!keep && performance.now() - checkedAt >= STATISTICS_CHECK_S * 1000) {
-      checkedAt = performance.now()
-      const [row] = await client.unsafe<Array<{ n: number }>>(`select count(distinct tablename)::int as n from pg_stats
-        where schemaname = current_schema() and tablename = any($1::text[])`, [SEND_TABLES])
-      keep = row!.n === SEND_TABLES.length
+  let onPlanning = 0
+  const check = () => {
+    checking = true
+    checkedAt = performance.now()
+    client.unsafe<Array<{ n: number }>>(`select count(distinct tablename)::int as n from pg_stats
+      where schemaname = current_schema() and tablename = any($1::text[])`, [SEND_TABLES])
+      .then((rows) => { ready = rows[0]?.n === SEND_TABLES.length })
+      .catch(() => {})
+      .finally(() => { checking = false })
+  }
+  // The choice is made as a statement is issued, so statements run in the order they are issued (the writer
+  // relies on it), and the move to the connection that keeps its plan waits until none is in flight on the other.
+  const planned = async <T>(text: string, params: unknown[]) => {
+    onPlanning++
+    try {
+      return await run(planning)<T>(text, params)
+    } finally {
+      onPlanning--
     }
-    return keep ? keeping : planning
+  }
+  const query = <T>(text: string, params: unknown[]): Promise<T[]> => {
+    if (!keep && ready && onPlanning === 0) keep = true
+    if (keep) return run(keeping)<T>(text, params)
+    if (!ready && !checking && performance.now() - checkedAt >= STATISTICS_CHECK_S * 1000) check()
+    return planned<T>(text, params)
   }
   return {
-    query: async <T>(text: string, params: unknown[]) => await run(await connection())<T>(text, params),
+    query,
     changes: planning,
     pools: [planning, keeping]
   }

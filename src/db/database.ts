@@ -20,8 +20,10 @@ export interface Database {
   /** Runs `work` in one transaction on one connection; it commits when `work` resolves, and rolls back if it throws. */
   transaction: <T>(work: (query: Query) => Promise<T>) => Promise<T>
   /**
-   * `query` and `transaction` for the group commit (src/db/message-writer.ts), one batch at a time: on PostgreSQL a
-   * connection of its own whose statements keep their plans; embedded, the same as `query` and `transaction`.
+   * `query` and `transaction` for the group commit (src/db/message-writer.ts): its `query` runs statements one at a
+   * time in the order they are issued, each its own transaction, and answers in that order, so a statement may be
+   * issued while the one before it runs. On PostgreSQL a connection of its own whose statements keep their plans;
+   * embedded, the same as `query` and `transaction` (PGlite runs one query at a time, in order).
    */
   writer: Pick<Database, 'query' | 'transaction'>
   ping: () => Promise<void>

@@ -61,18 +61,36 @@ function settle<T> (batch: Array<{ resolve: (result: T) => void, reject: (error:
 /** Deadlocks between instances: a few tries. */
 const MAX_ATTEMPTS = 3
 const idempotencyKey = (r: SendRequest) => `${r.roomId}:${r.sender.id}:${r.clientId}`
+/** A sender's messages in a room: the order that must hold from request to seq. */
+const senderKey = (r: SendRequest) => `${r.roomId}:${r.sender.id}`
+/** Send batches at the database at once: one running, the next sent behind it on the same connection. */
+const SENDS_IN_FLIGHT = 2
 
 /**
  * Group commit, for sends and for changes (edits, deletions, reactions). Requests that arrive while a transaction
- * is in flight wait and go together in the next one, in arrival order: a run of sends is one statement (per room
+ * is in flight wait and go together in a later one, in arrival order: a run of sends is one statement (per room
  * one `UPDATE rooms` hands out a gapless range of seqs and revs, and one multi-row INSERT stores them), a run of
  * changes one transaction (see `applyChanges`). Nothing resolves before its transaction commits, and `onCommit`
  * hears of it first (see src/chat/publish.ts: published only after commit); a failed batch fails every request in
  * it and stores none.
+ *
+ * A second batch of sends is sent while one is in flight, so that the database starts it the moment the first has
+ * committed instead of after a round trip and the first one's publication. The writer's connection runs them one
+ * after the other and answers in that order, so seqs, revs and `onCommit` keep the order the batches were sent
+ * in. Each is its own transaction, though: if the first fails (a `client_id` stored meanwhile by another instance, a
+ * deadlock) and is run again, the second has committed before it. So the second holds only sends of a sender
+ * (per room) who has none in flight: whatever reruns, no sender's messages change their order. The rest wait.
+ * Changes run alone, in their place in the arrival order.
  */
 export class MessageWriter {
   private queue: Pending[] = []
-  private flushing: Promise<void> | undefined
+  /** The `senderKey`s of the send batches in flight, with their counts of sends. */
+  private readonly sending = new Map<string, number>()
+  /** The sizes of the send batches in flight, oldest first. */
+  private readonly inFlight: number[] = []
+  private changing = false
+  private pumpQueued = false
+  private idleWaiters: Array<() => void> = []
 
   constructor (
     private readonly database: Pick<Database, 'query' | 'transaction'>,
@@ -91,27 +109,78 @@ export class MessageWriter {
 
   /** Resolves once every request queued so far has been settled. */
   async idle (): Promise<void> {
-    while (this.flushing !== undefined) await this.flushing
+    if (this.isIdle()) return
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve))
+  }
+
+  private isIdle (): boolean {
+    return this.queue.length === 0 && this.inFlight.length === 0 && !this.changing
   }
 
   private enqueue (pending: Pending): void {
     this.queue.push(pending)
-    this.flushing ??= this.drain()
+    if (this.pumpQueued) return
+    this.pumpQueued = true
+    // Once, after the requests arriving in the same tick: they share a transaction.
+    queueMicrotask(() => {
+      this.pumpQueued = false
+      this.pump()
+    })
   }
 
-  private async drain (): Promise<void> {
-    // Yield once so that requests arriving in the same tick share the first transaction.
-    await Promise.resolve()
-    while (this.queue.length > 0) {
-      // The longest run of one kind, in arrival order.
-      const kind = this.queue[0]!.kind
-      let n = 1
-      while (n < this.queue.length && n < this.maxBatch && this.queue[n]!.kind === kind) n++
-      const batch = this.queue.splice(0, n)
-      if (kind === 'send') await this.commitSends(batch as Array<Extract<Pending, { kind: 'send' }>>)
-      else await this.commitChanges(batch as Array<Extract<Pending, { kind: 'change' }>>)
+  /** Starts what may start now: a run of changes when nothing is in flight, or a batch of sends beside at most one. */
+  private pump (): void {
+    while (this.queue.length > 0 && !this.changing) {
+      if (this.queue[0]!.kind === 'change') {
+        if (this.inFlight.length > 0) return
+        let n = 1
+        while (n < this.queue.length && n < this.maxBatch && this.queue[n]!.kind === 'change') n++
+        this.changing = true
+        void this.commitChanges(this.queue.splice(0, n) as Array<Extract<Pending, { kind: 'change' }>>).finally(() => {
+          this.changing = false
+          this.pump()
+        })
+        return
+      }
+      if (this.inFlight.length >= SENDS_IN_FLIGHT) return
+      // Behind a batch in flight, one goes once it is as large as that one (or full): a batch costs the database
+      // about the same whatever its size, and the one in flight commits before it runs anyway.
+      const batch = this.takeSends(this.inFlight.length === 0 ? 1 : Math.min(this.inFlight[0]!, this.maxBatch))
+      if (batch.length === 0) return
+      const keys = batch.map((p) => senderKey(p.request))
+      for (const key of keys) this.sending.set(key, (this.sending.get(key) ?? 0) + 1)
+      this.inFlight.push(batch.length)
+      void this.commitSends(batch).finally(() => {
+        for (const key of keys) {
+          const left = this.sending.get(key)! - 1
+          if (left === 0) this.sending.delete(key)
+          else this.sending.set(key, left)
+        }
+        this.inFlight.shift()
+        this.pump()
+      })
     }
-    this.flushing = undefined
+    if (this.isIdle()) for (const resolve of this.idleWaiters.splice(0)) resolve()
+  }
+
+  /**
+   * The sends at the head of the queue, up to the first change, that may go now: all of them when none is in
+   * flight, else those of senders with none in flight (a sender's later sends stay behind its earlier ones).
+   */
+  private takeSends (least: number): Array<Extract<Pending, { kind: 'send' }>> {
+    const taken: number[] = []
+    let end = 0
+    for (; end < this.queue.length && taken.length < this.maxBatch; end++) {
+      const pending = this.queue[end]!
+      if (pending.kind !== 'send') break
+      if (!this.sending.has(senderKey(pending.request))) taken.push(end)
+    }
+    if (taken.length < least) return []
+    if (taken.length === end) return this.queue.splice(0, end) as Array<Extract<Pending, { kind: 'send' }>>
+    const batch = taken.map((i) => this.queue[i] as Extract<Pending, { kind: 'send' }>)
+    const chosen = new Set(taken)
+    this.queue = this.queue.filter((_, i) => !chosen.has(i))
+    return batch
   }
 
   private async commitSends (batch: Array<Extract<Pending, { kind: 'send' }>>): Promise<void> {

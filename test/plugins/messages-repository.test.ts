@@ -1,6 +1,8 @@
 import t from 'tap'
 import { api, createRoom, join, openSocket, register, type Account, type SocketClient } from '../helpers/client.js'
 import { startServer } from '../helpers/server.js'
+import { MessageWriter } from '../../src/db/message-writer.js'
+import type { Query } from '../../src/db/client.js'
 
 const metric = (text: string, name: string) => Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1])
 
@@ -90,4 +92,61 @@ t.test('one batch mixing rooms, repeats, retries and refusals: each send gets it
       .map((m: { seq: number, message: string }) => `${m.seq} ${m.message}`)
   t.same(await history(a), ['4 a three', '3 a two', '2 a one', '1 stored before'], 'room a holds each message once')
   t.same(await history(b), ['2 b two', '1 b one'], 'room b holds its own')
+})
+
+t.test('a second batch goes behind the one in flight with other senders only, and a rerun of the first reorders no sender', async (t) => {
+  const server = await startServer(t)
+  const { database } = server.app
+  const [owner, a, b] = [await register(server.url), await register(server.url), await register(server.url)]
+  const room = await createRoom(server.url, owner.token)
+  for (const member of [a, b]) await join(server.url, member.token, room.name)
+  // A real unique violation: what a batch gets when another instance stored one of its client_ids meanwhile.
+  const violation = await database.query('insert into users (username, password_hash) values ($1, $2)', [a.user.username, 'x'])
+    .then(() => undefined, (error: unknown) => error)
+  t.ok(violation !== undefined, 'the database refused the duplicate')
+
+  // The writer's statements as issued: the senders of each batch, and how many statements were in flight then.
+  const issued: Array<{ senders: number[], inFlight: number }> = []
+  const waiting: Array<{ n: number, resolve: () => void }> = []
+  const issuedCount = (n: number) => new Promise<void>((resolve) => {
+    if (issued.length >= n) resolve()
+    else waiting.push({ n, resolve })
+  })
+  let release!: () => void
+  const held = new Promise<void>((resolve) => { release = resolve })
+  let inFlight = 0
+  const query: Query = async <T>(text: string, params: unknown[]) => {
+    issued.push({ senders: (JSON.parse(params[0] as string) as Array<{ sender_id: number }>).map((r) => r.sender_id), inFlight })
+    for (const w of waiting.filter((w) => issued.length >= w.n)) w.resolve()
+    inFlight++
+    try {
+      // The first batch fails once, after the second has been sent behind it.
+      if (issued.length === 1) {
+        await held
+        throw violation
+      }
+      return await database.writer.query<T>(text, params)
+    } finally {
+      inFlight--
+    }
+  }
+  const committed: number[][] = []
+  const writer = new MessageWriter({ query, transaction: database.writer.transaction }, 100,
+    (batch) => committed.push(batch.map((c) => c.message.seq)))
+  const send = (sender: Account, message: string) => writer.send({
+    roomId: room.id, roomName: room.name, sender: sender.user, message, messageType: 'text', clientId: message, replyTo: null
+  }).then((result) => result.message.seq)
+
+  const a1 = send(a, 'a1')
+  await issuedCount(1)
+  const [a2, b1] = [send(a, 'a2'), send(b, 'b1')]
+  await issuedCount(2)
+  t.same(issued[1], { senders: [b.user.id], inFlight: 1 }, 'b1 went behind a1 at once; a2 waits for a1')
+  release()
+  t.same({ a1: await a1, a2: await a2, b1: await b1 }, { b1: 1, a1: 2, a2: 3 },
+    'a1 ran again after b1 had committed, and a2 still came after it')
+  t.same(issued.map((i) => i.senders), [[a.user.id], [b.user.id], [a.user.id], [a.user.id]], 'a1, b1, a1 again, a2')
+  t.equal(issued[3]!.inFlight, 0, 'a2 was sent once a1 had committed')
+  t.same(committed, [[1], [2], [3]], 'published in seq order')
+  await writer.idle()
 })
