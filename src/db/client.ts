@@ -5,6 +5,7 @@ import { migrationsDir } from '../paths.js'
 import type { Database, Query } from './database.js'
 import { openEmbedded } from './embedded.js'
 import * as schema from './schema/index.js'
+import { STATISTICS_CHECK_MS, sendTablesAnalyzed } from './send-tables.js'
 
 export type { Database, Db, Query } from './database.js'
 
@@ -76,10 +77,6 @@ function openPostgres (url: string, max: number): Database {
   }
 }
 
-/** Seconds between checks, until they pass, that the tables of the batch statement have statistics. */
-const STATISTICS_CHECK_S = 1
-const SEND_TABLES = ['messages', 'rooms', 'room_members', 'users']
-
 /**
  * The group commit's connections (statements run one after the other on one connection). Its send statement finds every row through an index
  * on values carried in the batch's JSON, so its plan does not depend on the parameters and can be made once per
@@ -108,9 +105,8 @@ function sendsConnection (pool: (size: number, settings: Record<string, string>)
   const check = () => {
     checking = true
     checkedAt = performance.now()
-    client.unsafe<Array<{ n: number }>>(`select count(distinct tablename)::int as n from pg_stats
-      where schemaname = current_schema() and tablename = any($1::text[])`, [SEND_TABLES])
-      .then((rows) => { ready = rows[0]?.n === SEND_TABLES.length })
+    sendTablesAnalyzed(run(client))
+      .then((analyzed) => { ready = analyzed })
       .catch(() => {})
       .finally(() => { checking = false })
   }
@@ -127,7 +123,7 @@ function sendsConnection (pool: (size: number, settings: Record<string, string>)
   const query = <T>(text: string, params: unknown[]): Promise<T[]> => {
     if (!keep && ready && onPlanning === 0) keep = true
     if (keep) return run(keeping)<T>(text, params)
-    if (!ready && !checking && performance.now() - checkedAt >= STATISTICS_CHECK_S * 1000) check()
+    if (!ready && !checking && performance.now() - checkedAt >= STATISTICS_CHECK_MS) check()
     return planned<T>(text, params)
   }
   return {

@@ -3,11 +3,11 @@ import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { sql } from 'drizzle-orm'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { openDatabase } from '../../src/db/client.js'
 import { migrationsDir } from '../../src/paths.js'
 import postgres from 'postgres'
-import { api, register, roomWith } from '../helpers/client.js'
+import { api, register, roomWith, type Account } from '../helpers/client.js'
 import { waitUntil } from '../helpers/cluster.js'
 import { entry, entryEnv } from '../helpers/entry.js'
 import { freshDatabase, startServer } from '../helpers/server.js'
@@ -27,6 +27,27 @@ async function run (module: string, env: Record<string, string>) {
   const [code] = await once(child, 'exit') as [number | null]
   clearTimeout(timer)
   return { code, output }
+}
+
+/** Every outcome of a send on a kept plan: a mention, a repeated client_id, a reply, refusals, gapless seqs. */
+async function sendsStayRight (t: Test, url: string, room: { name: string }, owner: Account, member: Account, outsider: Account) {
+  const send = async (token: string, body: Record<string, unknown>) =>
+    await api(url, 'POST', `/api/chat/groups/${room.name}/messages/`, { token, body })
+  const first = await send(owner.token, { message: 'hello @' + member.user.username, client_id: 'kept-1' })
+  t.equal(first.status, 201)
+  t.same(first.body.mentions, [member.user.id], 'a mention of a member')
+  const again = await send(owner.token, { message: 'hello again', client_id: 'kept-1' })
+  t.equal(again.status, 200, 'a repeated client_id')
+  t.equal(again.body.id, first.body.id, 'gets the stored message')
+  const reply = await send(member.token, { message: 'a reply', reply_to: first.body.id })
+  t.equal(reply.status, 201)
+  t.equal(reply.body.reply_to.id, first.body.id, 'a reply')
+  t.equal(reply.body.seq, first.body.seq + 1, 'seqs stay gapless')
+  t.equal((await send(outsider.token, { message: 'not a member' })).status, 403, 'a non-member is refused')
+  t.equal((await send(owner.token, { message: 'no such reply', reply_to: 999_999_999 })).status, 400, 'so is an unknown reply_to')
+  const history = await api(url, 'GET', `/api/chat/groups/${room.name}/messages/?limit=100`, { token: owner.token })
+  const seqs = history.body.results.map((m: { seq: number }) => m.seq).sort((a: number, b: number) => a - b)
+  t.same(seqs, Array.from({ length: seqs.length }, (_, i) => i + 1), 'history holds every seq once')
 }
 
 t.test('data survives a restart of the server', async (t) => {
@@ -52,6 +73,41 @@ if (embedded) {
     t.match(output, /data directory .* is in use by process \d+/)
     await t.rejects(openDatabase({ dataDir: database.DATA_DIR! }), /is in use/, 'in the same process too')
   })
+
+  t.test('sends keep their plan once the server has analyzed the tables, and every outcome stays right', async (t) => {
+    const server = await startServer(t)
+    const { owner, room, members: [member] } = await roomWith(server.url, 1)
+    const outsider = await register(server.url)
+    const { query, transaction } = server.app.database
+    const kept = async () => await query<{ name: string, generic: number, custom: number }>(`select name,
+      generic_plans::int as generic, custom_plans::int as custom from pg_prepared_statements where name like 'kept%'`, [])
+    const send = async (account: Account, message: string) =>
+      await api(server.url, 'POST', `/api/chat/groups/${room.name}/messages/`, { token: account.token, body: { message } })
+    t.equal((await send(owner, 'before the statistics')).status, 201)
+    t.same(await kept(), [], 'without statistics, sends are planned at each run')
+    // PGlite has no autovacuum: the server analyzes the tables once the messages have 50 ids.
+    for (let i = 0; i < 25; i++) await Promise.all([send(owner, `owner ${i}`), send(member!, `member ${i}`)])
+    await waitUntil('sends with a kept plan', async () => {
+      await send(owner, 'waiting')
+      return (await kept()).length > 0
+    }, 10_000)
+
+    await sendsStayRight(t, server.url, room, owner, member!, outsider)
+    // The batch goes to the kept statement as an SQL literal.
+    const awkward = "it's a \"quote\", a back\\slash \\' and \\\\, a new\nline, ünïcödé 🎉 $1 $x"
+    const stored = await send(owner, awkward)
+    t.equal(stored.status, 201)
+    const one = await api(server.url, 'GET', `/api/chat/groups/${room.name}/messages/${stored.body.id}/`, { token: owner.token })
+    t.equal(one.body.message, awkward, 'any text is stored as sent')
+    const [statement] = await kept()
+    t.ok(statement!.generic > 0 && statement!.custom === 0, 'the kept statement runs its generic plan')
+    const plan = (await transaction(async (q) => {
+      await q('set local plan_cache_mode = force_generic_plan', [])
+      return await q<{ 'QUERY PLAN': string }>(`explain execute ${statement!.name}('[]')`, [])
+    })).map((row) => row['QUERY PLAN']).join('\n')
+    t.match(plan, /messages_roomId_senderId_clientId_unique/, 'a retried client_id is looked up on its unique index')
+    t.notMatch(plan, /Seq Scan/, 'and no table is scanned')
+  })
 }
 
 if (!embedded) {
@@ -75,21 +131,7 @@ if (!embedded) {
       return (await writers()).includes('chat-backend writer, plans kept')
     }, 10_000)
 
-    const first = await send(owner.token, { message: 'hello @' + member!.user.username, client_id: 'kept-1' })
-    t.equal(first.status, 201)
-    t.same(first.body.mentions, [member!.user.id], 'a mention of a member')
-    const again = await send(owner.token, { message: 'hello again', client_id: 'kept-1' })
-    t.equal(again.status, 200, 'a repeated client_id')
-    t.equal(again.body.id, first.body.id, 'gets the stored message')
-    const reply = await send(member!.token, { message: 'a reply', reply_to: first.body.id })
-    t.equal(reply.status, 201)
-    t.equal(reply.body.reply_to.id, first.body.id, 'a reply')
-    t.equal(reply.body.seq, first.body.seq + 1, 'seqs stay gapless')
-    t.equal((await send(outsider.token, { message: 'not a member' })).status, 403, 'a non-member is refused')
-    t.equal((await send(owner.token, { message: 'no such reply', reply_to: 999_999_999 })).status, 400, 'so is an unknown reply_to')
-    const history = await api(server.url, 'GET', `/api/chat/groups/${room.name}/messages/?limit=100`, { token: owner.token })
-    const seqs = history.body.results.map((m: { seq: number }) => m.seq).sort((a: number, b: number) => a - b)
-    t.same(seqs, Array.from({ length: seqs.length }, (_, i) => i + 1), 'history holds every seq once')
+    await sendsStayRight(t, server.url, room, owner, member!, outsider)
   })
 
   t.test('several instances migrating one fresh PostgreSQL database at once all succeed', async (t) => {
