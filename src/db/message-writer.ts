@@ -86,8 +86,8 @@ export class MessageWriter {
   private queue: Pending[] = []
   /** The `senderKey`s of the send batches in flight, with their counts of sends. */
   private readonly sending = new Map<string, number>()
-  /** The sizes of the send batches in flight, oldest first. */
-  private readonly inFlight: number[] = []
+  /** The send batches in flight (their sizes), oldest first: a rerun batch can end after a later one. */
+  private readonly inFlight: Array<{ size: number }> = []
   private changing = false
   private pumpQueued = false
   private idleWaiters: Array<() => void> = []
@@ -145,18 +145,19 @@ export class MessageWriter {
       if (this.inFlight.length >= SENDS_IN_FLIGHT) return
       // Behind a batch in flight, one goes once it is as large as that one (or full): a batch costs the database
       // about the same whatever its size, and the one in flight commits before it runs anyway.
-      const batch = this.takeSends(this.inFlight.length === 0 ? 1 : Math.min(this.inFlight[0]!, this.maxBatch))
+      const batch = this.takeSends(this.inFlight.length === 0 ? 1 : Math.min(this.inFlight[0]!.size, this.maxBatch))
       if (batch.length === 0) return
       const keys = batch.map((p) => senderKey(p.request))
       for (const key of keys) this.sending.set(key, (this.sending.get(key) ?? 0) + 1)
-      this.inFlight.push(batch.length)
+      const entry = { size: batch.length }
+      this.inFlight.push(entry)
       void this.commitSends(batch).finally(() => {
         for (const key of keys) {
           const left = this.sending.get(key)! - 1
           if (left === 0) this.sending.delete(key)
           else this.sending.set(key, left)
         }
-        this.inFlight.shift()
+        this.inFlight.splice(this.inFlight.indexOf(entry), 1)
         this.pump()
       })
     }
