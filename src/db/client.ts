@@ -5,7 +5,7 @@ import { migrationsDir } from '../paths.js'
 import type { Database, Query } from './database.js'
 import { openEmbedded } from './embedded.js'
 import * as schema from './schema/index.js'
-import { STATISTICS_CHECK_MS, sendTablesAnalyzed } from './send-tables.js'
+import { atMostEverySecond, sendTablesAnalyzed } from './send-tables.js'
 
 export type { Database, Db, Query } from './database.js'
 
@@ -99,17 +99,8 @@ function sendsConnection (pool: (size: number, settings: Record<string, string>)
   const keeping = pool(1, { plan_cache_mode: 'force_generic_plan', enable_seqscan: 'off', application_name: 'chat-backend writer, plans kept' })
   let keep = false
   let ready = false
-  let checking = false
-  let checkedAt = -Infinity
   let onPlanning = 0
-  const check = () => {
-    checking = true
-    checkedAt = performance.now()
-    sendTablesAnalyzed(run(client))
-      .then((analyzed) => { ready = analyzed })
-      .catch(() => {})
-      .finally(() => { checking = false })
-  }
+  const look = atMostEverySecond(async () => { ready = await sendTablesAnalyzed(run(client)) })
   // The choice is made as a statement is issued, so statements run in the order they are issued (the writer
   // relies on it), and the move to the connection that keeps its plan waits until none is in flight on the other.
   const planned = async <T>(text: string, params: unknown[]) => {
@@ -123,7 +114,7 @@ function sendsConnection (pool: (size: number, settings: Record<string, string>)
   const query = <T>(text: string, params: unknown[]): Promise<T[]> => {
     if (!keep && ready && onPlanning === 0) keep = true
     if (keep) return run(keeping)<T>(text, params)
-    if (!ready && !checking && performance.now() - checkedAt >= STATISTICS_CHECK_MS) check()
+    if (!ready) look()
     return planned<T>(text, params)
   }
   return {

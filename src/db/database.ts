@@ -22,8 +22,8 @@ export interface Database {
   /**
    * `query` and `transaction` for the group commit (src/db/message-writer.ts): its `query` runs statements one at a
    * time in the order they are issued, each its own transaction, and answers in that order, so a statement may be
-   * issued while the one before it runs. On PostgreSQL a connection of its own whose statements keep their plans;
-   * embedded, the same as `query` and `transaction` (PGlite runs one query at a time, in order).
+   * issued while the one before it runs. On PostgreSQL a connection of its own, embedded the one connection (PGlite
+   * runs one query at a time, in order); on both the send statement keeps its plan once the tables have statistics.
    */
   writer: Pick<Database, 'query' | 'transaction'>
   ping: () => Promise<void>

@@ -6,7 +6,7 @@ export interface WireOptions { rowMode?: 'array' | 'object' | undefined, asText:
 export type Request =
   | { id: number, op: 'query', text: string, params: unknown[] | undefined, options?: WireOptions | undefined, tx?: number | undefined }
   /** A statement with its plan kept: prepared once, then run with a generic plan made through indexes. */
-  | { id: number, op: 'kept', text: string, params: Array<string | number | null> }
+  | { id: number, op: 'kept', text: string, params: unknown[] }
   | { id: number, op: 'begin' }
   | { id: number, op: 'end', tx: number, commit: boolean }
   | { id: number, op: 'close' }

@@ -54,13 +54,11 @@ function queryOptions (wire: WireOptions | undefined): QueryOptions | undefined 
 const prepared = new Map<string, string>()
 
 /** A parameter as an SQL literal (standard_conforming_strings is on: only quotes are doubled). */
-function literal (value: string | number | null): string {
+function literal (value: unknown): string {
   if (value === null) return 'null'
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new Error('only finite numbers can be parameters of a kept statement')
-    return String(value)
-  }
-  return `'${value.replaceAll("'", "''")}'`
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value)
+  if (typeof value === 'string') return `'${value.replaceAll("'", "''")}'`
+  throw new Error(`a kept statement takes strings, finite numbers and null, not ${typeof value}`)
 }
 
 /**
@@ -69,7 +67,7 @@ function literal (value: string | number | null): string {
  * transaction, whose settings make its plan generic (made once, kept until ANALYZE or a migration invalidates it)
  * and through indexes, as on PostgreSQL (see `sendsConnection` in src/db/client.ts).
  */
-async function runKept (text: string, params: Array<string | number | null>): Promise<unknown> {
+async function runKept (text: string, params: unknown[]): Promise<unknown> {
   let name = prepared.get(text)
   if (name === undefined) {
     name = `kept_${prepared.size + 1}`

@@ -84,10 +84,8 @@ const SENDS_IN_FLIGHT = 2
  */
 export class MessageWriter {
   private queue: Pending[] = []
-  /** The `senderKey`s of the send batches in flight, with their counts of sends. */
-  private readonly sending = new Map<string, number>()
-  /** The send batches in flight (their sizes), oldest first: a rerun batch can end after a later one. */
-  private readonly inFlight: Array<{ size: number }> = []
+  /** The send batches in flight, oldest first (a rerun batch can end after a later one): their sizes and senders. */
+  private readonly inFlight: Array<{ size: number, senders: Set<string> }> = []
   private changing = false
   private pumpQueued = false
   private idleWaiters: Array<() => void> = []
@@ -147,16 +145,9 @@ export class MessageWriter {
       // about the same whatever its size, and the one in flight commits before it runs anyway.
       const batch = this.takeSends(this.inFlight.length === 0 ? 1 : Math.min(this.inFlight[0]!.size, this.maxBatch))
       if (batch.length === 0) return
-      const keys = batch.map((p) => senderKey(p.request))
-      for (const key of keys) this.sending.set(key, (this.sending.get(key) ?? 0) + 1)
-      const entry = { size: batch.length }
+      const entry = { size: batch.length, senders: new Set(batch.map((p) => senderKey(p.request))) }
       this.inFlight.push(entry)
       void this.commitSends(batch).finally(() => {
-        for (const key of keys) {
-          const left = this.sending.get(key)! - 1
-          if (left === 0) this.sending.delete(key)
-          else this.sending.set(key, left)
-        }
         this.inFlight.splice(this.inFlight.indexOf(entry), 1)
         this.pump()
       })
@@ -169,18 +160,18 @@ export class MessageWriter {
    * flight, else those of senders with none in flight (a sender's later sends stay behind its earlier ones).
    */
   private takeSends (least: number): Array<Extract<Pending, { kind: 'send' }>> {
-    const taken: number[] = []
+    const batch: Array<Extract<Pending, { kind: 'send' }>> = []
+    const waiting: Pending[] = []
     let end = 0
-    for (; end < this.queue.length && taken.length < this.maxBatch; end++) {
+    for (; end < this.queue.length && batch.length < this.maxBatch; end++) {
       const pending = this.queue[end]!
       if (pending.kind !== 'send') break
-      if (!this.sending.has(senderKey(pending.request))) taken.push(end)
+      const key = senderKey(pending.request)
+      if (this.inFlight.some((b) => b.senders.has(key))) waiting.push(pending)
+      else batch.push(pending)
     }
-    if (taken.length < least) return []
-    if (taken.length === end) return this.queue.splice(0, end) as Array<Extract<Pending, { kind: 'send' }>>
-    const batch = taken.map((i) => this.queue[i] as Extract<Pending, { kind: 'send' }>)
-    const chosen = new Set(taken)
-    this.queue = this.queue.filter((_, i) => !chosen.has(i))
+    if (batch.length < least) return []
+    this.queue = waiting.concat(this.queue.slice(end))
     return batch
   }
 
