@@ -32,7 +32,7 @@ try {
   const ids = new Map<string, number>()
   for (const person of people) {
     const user = await usersRepository.findByUsername(person.username) ??
-      await usersRepository.create({ ...person, passwordHash: await hashPassword(PASSWORD) })
+      await usersRepository.create({ ...person, passwordHash: await hashPassword(PASSWORD, config.PASSWORD_SCRYPT_N) })
     ids.set(person.username, user.id)
   }
   for (const { name, description, members } of roomsToCreate) {

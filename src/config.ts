@@ -52,6 +52,11 @@ export const ConfigSchema = Type.Object({
   /** At most one `read` frame per user per room in this interval; the latest position always goes out. */
   READ_INTERVAL_MS: Type.Integer({ minimum: 10, default: 1000 }),
   BATCH_MAX_MESSAGES: Type.Integer({ minimum: 1, default: 256 }),
+  /**
+   * scrypt's cost N for new password hashes (a power of two; r = 8, p = 1): ~50 ms of a core per hash at 16384.
+   * Each hash keeps its own, so a change applies to passwords set from then on.
+   */
+  PASSWORD_SCRYPT_N: Type.Union([1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072].map((n) => Type.Literal(n)), { default: 16384 }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10000 }),
   // Rate limits (429 `throttled` with Retry-After; kept in Redis when REDIS_URL is set, so they hold across instances).
   /** Register and login requests per client IP per minute (credential stuffing, sign-up floods). */

@@ -1,8 +1,9 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto'
 
 const KEY_LENGTH = 32
-// Cost parameters are stored with each hash, so raising them later keeps old hashes valid.
-const DEFAULT_COST = { N: 16384, r: 8, p: 1 }
+// Cost parameters are stored with each hash, so changing them later keeps old hashes valid.
+const R = 8
+const P = 1
 
 function derive (password: string, salt: Buffer, options: ScryptOptions): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -13,12 +14,11 @@ function derive (password: string, salt: Buffer, options: ScryptOptions): Promis
   })
 }
 
-/** `scrypt$N$r$p$salt$hash`, salt and hash in base64. */
-export async function hashPassword (password: string): Promise<string> {
+/** `scrypt$N$r$p$salt$hash`, salt and hash in base64; `N` is PASSWORD_SCRYPT_N. */
+export async function hashPassword (password: string, N: number): Promise<string> {
   const salt = randomBytes(16)
-  const { N, r, p } = DEFAULT_COST
-  const key = await derive(password, salt, { N, r, p })
-  return ['scrypt', N, r, p, salt.toString('base64'), key.toString('base64')].join('$')
+  const key = await derive(password, salt, { N, r: R, p: P })
+  return ['scrypt', N, R, P, salt.toString('base64'), key.toString('base64')].join('$')
 }
 
 export async function verifyPassword (password: string, stored: string): Promise<boolean> {
@@ -29,5 +29,14 @@ export async function verifyPassword (password: string, stored: string): Promise
   return key.length === expected.length && timingSafeEqual(key, expected)
 }
 
-/** A hash of nothing, checked when the username is unknown so that a miss takes as long as a wrong password. */
-export const dummyHash = hashPassword(randomBytes(16).toString('hex'))
+const dummies = new Map<number, Promise<string>>()
+
+/**
+ * A hash of nothing at cost `N`, made once, checked when the username is unknown so that a miss takes as long as a
+ * wrong password.
+ */
+export function dummyHash (N: number): Promise<string> {
+  let dummy = dummies.get(N)
+  if (dummy === undefined) dummies.set(N, dummy = hashPassword(randomBytes(16).toString('hex'), N))
+  return dummy
+}

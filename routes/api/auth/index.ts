@@ -9,6 +9,7 @@ import { LoginBody, RegisterBody, TokenResponse, UserRef } from '../../../src/sc
 
 const auth: FastifyPluginAsyncTypebox = async (fastify) => {
   const { usersRepository, broker, authenticate, limits } = fastify
+  const cost = fastify.config.PASSWORD_SCRYPT_N
   const authenticated = [authenticate, limits.restPerToken]
   const tags = ['auth']
 
@@ -24,7 +25,7 @@ const auth: FastifyPluginAsyncTypebox = async (fastify) => {
   }, async (request, reply) => {
     const { username, password, first_name: firstName, last_name: lastName, email } = request.body
     assertStrongPassword(password, username)
-    const user = await usersRepository.create({ username, passwordHash: await hashPassword(password), firstName, lastName, email })
+    const user = await usersRepository.create({ username, passwordHash: await hashPassword(password, cost), firstName, lastName, email })
     const token = await usersRepository.issueToken(user.id)
     return reply.code(201).send({ token, user: toUser(user) })
   })
@@ -43,7 +44,7 @@ const auth: FastifyPluginAsyncTypebox = async (fastify) => {
     const { username, password } = request.body
     const user = await usersRepository.findByUsername(username)
     // An unknown username costs as much as a wrong password, so timing does not tell which usernames exist.
-    const valid = await verifyPassword(password, user?.passwordHash ?? await dummyHash)
+    const valid = await verifyPassword(password, user?.passwordHash ?? await dummyHash(cost))
     if (user === undefined || !valid) throw authenticationFailed('Unable to log in with the provided credentials.')
     // The attempt was counted as a failure against the username (see `limits.loginPerUsername`).
     await limits.loginSucceeded(request)

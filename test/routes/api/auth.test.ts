@@ -2,6 +2,7 @@ import t from 'tap'
 import { api, register, uniqueName, type ApiResponse } from '../../helpers/client.js'
 import { startServer } from '../../helpers/server.js'
 import { isError } from '../../helpers/assertions.js'
+import { loadConfig } from '../../../src/config.js'
 
 // One server for the file: every subtest uses its own usernames.
 const server = await startServer(t)
@@ -249,4 +250,31 @@ t.test('every auth route answers with and without its trailing slash', async (t)
     isError(t, await api(server.url, 'GET', `/api/auth/me${slash}`, { token: loggedIn.body.token }), 401, 'authentication_failed')
     t.equal((await api(server.url, 'GET', `/api/auth/me${slash}`, { token: registered.body.token })).status, 200)
   }
+})
+
+t.test('passwords are hashed with scrypt at PASSWORD_SCRYPT_N (16384 by default); a hash keeps its own cost', async (t) => {
+  const stored = async (server: Awaited<ReturnType<typeof startServer>>, username: string) =>
+    (await server.app.usersRepository.findByUsername(username))?.passwordHash
+  // The suite's servers run at 1024 (test/helpers/server.ts); unset, the default applies.
+  const defaults = await startServer(t, { PASSWORD_SCRYPT_N: '' })
+  const username = uniqueName('cost')
+  await register(defaults.url, username, 'correct horse')
+  t.match(await stored(defaults, username), /^scrypt\$16384\$8\$1\$[A-Za-z0-9+/=]{24}\$[A-Za-z0-9+/=]{44}$/)
+  // The same database under a cheaper cost: the old hash still logs in, new ones are cheaper.
+  await defaults.close()
+  const cheaper = await startServer(t, { PASSWORD_SCRYPT_N: '1024' }, { DATABASE_URL: defaults.config.DATABASE_URL ?? '', DATA_DIR: defaults.config.DATA_DIR ?? '' })
+  t.equal((await api(cheaper.url, 'POST', '/api/auth/login/', { body: { username, password: 'correct horse' } })).status, 200)
+  t.equal((await api(cheaper.url, 'POST', '/api/auth/login/', { body: { username, password: 'wrong horse' } })).status, 401)
+  const other = uniqueName('cost')
+  await register(cheaper.url, other, 'correct horse')
+  t.match(await stored(cheaper, other), /^scrypt\$1024\$8\$1\$/)
+  t.equal((await api(cheaper.url, 'POST', '/api/auth/login/', { body: { username: other, password: 'correct horse' } })).status, 200)
+})
+
+t.test('PASSWORD_SCRYPT_N accepts only the powers of two from 1024 to 131072', async (t) => {
+  for (const bad of ['1000', '512', '262144', 'x']) {
+    t.throws(() => loadConfig({ PASSWORD_SCRYPT_N: bad }), /PASSWORD_SCRYPT_N/, bad)
+  }
+  t.equal(loadConfig({}).PASSWORD_SCRYPT_N, 16384)
+  t.equal(loadConfig({ PASSWORD_SCRYPT_N: '4096' }).PASSWORD_SCRYPT_N, 4096)
 })
