@@ -29,14 +29,5 @@ export async function verifyPassword (password: string, stored: string): Promise
   return key.length === expected.length && timingSafeEqual(key, expected)
 }
 
-const dummies = new Map<number, Promise<string>>()
-
-/**
- * A hash of nothing at cost `N`, made once, checked when the username is unknown so that a miss takes as long as a
- * wrong password.
- */
-export function dummyHash (N: number): Promise<string> {
-  let dummy = dummies.get(N)
-  if (dummy === undefined) dummies.set(N, dummy = hashPassword(randomBytes(16).toString('hex'), N))
-  return dummy
-}
+/** A hash of nothing at cost `N`, to check when the username is unknown, so that a miss takes as long as a wrong password. */
+export const dummyHash = (N: number): Promise<string> => hashPassword(randomBytes(16).toString('hex'), N)

@@ -9,14 +9,8 @@ import { migrationsDir } from '../../src/paths.js'
 import { entryEnv } from './entry.js'
 import { loadConfig, type Config } from '../../src/config.js'
 
-/**
- * Password hashes at scrypt's least cost accepted: at the default, registering and logging in the suite's
- * thousands of users took about a minute of CPU per run. test/routes/api/auth.test.ts checks the default's cost.
- */
-const TEST_ENV = { PASSWORD_SCRYPT_N: '1024' }
-
-// Run from the sources, the app autoloads plugins/ and routes/ as TypeScript. Servers spawned as processes inherit these.
-Object.assign(process.env, entryEnv, TEST_ENV)
+// Run from the sources, the app autoloads plugins/ and routes/ as TypeScript.
+Object.assign(process.env, entryEnv)
 
 interface Teardown { teardown: (fn: () => unknown) => void }
 
@@ -64,7 +58,7 @@ export async function startServer (t: Teardown, env: Record<string, string> = {}
   database?: Partial<Record<keyof Config, string>>): Promise<TestServer> {
   const config = loadConfig({
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-    ...TEST_ENV,
+    ...entryEnv,
     ...(database ?? await freshDatabase(t)),
     ...env,
     HOST: '127.0.0.1',

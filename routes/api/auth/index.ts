@@ -10,6 +10,7 @@ import { LoginBody, RegisterBody, TokenResponse, UserRef } from '../../../src/sc
 const auth: FastifyPluginAsyncTypebox = async (fastify) => {
   const { usersRepository, broker, authenticate, limits } = fastify
   const cost = fastify.config.PASSWORD_SCRYPT_N
+  const dummy = dummyHash(cost)
   const authenticated = [authenticate, limits.restPerToken]
   const tags = ['auth']
 
@@ -44,7 +45,7 @@ const auth: FastifyPluginAsyncTypebox = async (fastify) => {
     const { username, password } = request.body
     const user = await usersRepository.findByUsername(username)
     // An unknown username costs as much as a wrong password, so timing does not tell which usernames exist.
-    const valid = await verifyPassword(password, user?.passwordHash ?? await dummyHash(cost))
+    const valid = await verifyPassword(password, user?.passwordHash ?? await dummy)
     if (user === undefined || !valid) throw authenticationFailed('Unable to log in with the provided credentials.')
     // The attempt was counted as a failure against the username (see `limits.loginPerUsername`).
     await limits.loginSucceeded(request)
