@@ -8,9 +8,10 @@
  *   npm run bench -- --quick      # small sizes, about 2 minutes here (a smoke test of the suite)
  *   npm run bench -- --only 1,5   # some scenarios only, by number; --tsx runs the sources instead of the build
  *   npm run bench -- --only 13,14 --against ../other-checkout   # sends on this build against another's
+ *   npm run bench -- --ours ../other-checkout   # every scenario on another checkout's server (this bench, the same peers)
  *
  * Flags (or BENCH_<NAME> variables): --duration s, --warmup s, --idle-sockets n, --history-messages n, --behind n,
- * --big-room n, --users n, --repeat n, --reactors n, --rounds n, --changes n, --ab-rounds n, --against dir,
+ * --big-room n, --users n, --repeat n, --reactors n, --rounds n, --changes n, --ab-rounds n, --against dir, --ours dir,
  * --pg-url, --redis-url, --out file.json, --bare-uncorked (the baseline writing each frame on its own, as before).
  * See docs/benchmarks.md.
  */
@@ -47,7 +48,10 @@ const wanted = (scenario: number) => only === undefined || only.includes(scenari
 const pgUrl = str(args, 'pg-url', 'postgres://postgres@127.0.0.1:5432/postgres')
 const redisUrl = str(args, 'redis-url', 'redis://127.0.0.1:6379')
 const tsx = flag(args, 'tsx')
-const against = str(args, 'against') === undefined ? undefined : resolve(str(args, 'against')!)
+const checkoutArg = (name: string) => str(args, name) === undefined ? undefined : resolve(str(args, name)!)
+const against = checkoutArg('against')
+/** Our server from another checkout's build in every scenario: a whole run of an older build beside the same peers. */
+const ours = checkoutArg('ours')
 
 const began = Date.now()
 const loadAtStart = loadavg()[0]!.toFixed(1)
@@ -87,7 +91,7 @@ async function measure (label: string, loadArgs: string[], metric: (run: any) =>
 }
 
 async function main () {
-  if (!tsx) build(log)
+  if (!tsx) build(log, ours)
   if (!tsx && against !== undefined) build(log, against)
   const database = await createDatabase(pgUrl)
   cleanups.push(() => database.drop())
@@ -102,17 +106,17 @@ async function main () {
     log,
     startBare: () => started(startBaseline(!flag(args, 'bare-uncorked'))),
     startSocketIo: () => started(startSocketIo()),
-    startPg: (name = 'ours (PostgreSQL)') => started(startOurs({ name, databaseUrl: database.url, tsx })),
-    startEmbedded: () => started(startOurs({ name: 'ours (embedded)', dataDir, tsx })),
+    startPg: (name = 'ours (PostgreSQL)') => started(startOurs({ name, databaseUrl: database.url, tsx, checkout: ours })),
+    startEmbedded: () => started(startOurs({ name: 'ours (embedded)', dataDir, tsx, checkout: ours })),
     startRedisPair: () => Promise.all([1, 2].map((i) => started(startOurs({
-      name: `ours #${i} (Redis)`, databaseUrl: database.url, redisUrl, redisPrefix: `bench${process.pid}:`, tsx
+      name: `ours #${i} (Redis)`, databaseUrl: database.url, redisUrl, redisPrefix: `bench${process.pid}:`, tsx, checkout: ours
     })))),
     stop: (server: Server) => server.stop(),
     databaseUrl: database.url,
     against,
     startFresh: async (which: 'this' | 'against', embedded: boolean) => {
       const name = `${which === 'this' ? 'this build' : 'the other build'}${embedded ? ' (embedded)' : ' (PostgreSQL)'}`
-      const checkout = which === 'this' ? undefined : against
+      const checkout = which === 'this' ? ours : against
       if (embedded) {
         const dir = mkdtempSync(join(tmpdir(), 'chat-bench-'))
         cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
@@ -129,7 +133,8 @@ async function main () {
   const { markdown } = await import('./lib/table.js')
   console.log(`\n${markdown(rows)}\n`)
   console.log(`${quick ? 'quick' : 'full'} run, ${new Date().toISOString()}, ${Math.round((Date.now() - began) / 1000)} s; ` +
-    `ratios = ours ÷ bare ws and ours ÷ Socket.IO; ${tsx ? 'sources via tsx' : 'built server'}; ${cpus().length} cores, ` +
+    `ratios = ours ÷ bare ws and ours ÷ Socket.IO; ${tsx ? 'sources via tsx' : 'built server'}` +
+    `${ours === undefined ? '' : ` of ${ours}`}; ${cpus().length} cores, ` +
     `load average ${loadAtStart} at the start, ${loadavg()[0]!.toFixed(1)} at the end; ` +
     `sizes ${JSON.stringify(sizes)}`)
   const out = str(args, 'out')

@@ -45,7 +45,8 @@ export async function collectGarbage (pid: number, timeoutMs = 10_000): Promise<
   return answer === undefined ? undefined : Math.round(answer.heapUsed / 1024)
 }
 
-export interface LoopDelay { maxMs: number, p99Ms: number, meanMs: number, samples: number }
+/** The loop's delay over a window, and the main thread's garbage-collection pauses in it (the longest, their sum). */
+export interface LoopDelay { maxMs: number, p99Ms: number, meanMs: number, samples: number, gcMaxMs: number, gcTotalMs: number }
 
 /**
  * The event-loop delay of a server's main thread over a window (bench/lib/loop-delay.mjs, 1 ms resolution): call at

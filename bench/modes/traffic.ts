@@ -168,7 +168,13 @@ export async function runTraffic (options: TrafficOptions) {
     // The server's event-loop delay over the window (1 ms resolution: a block of b ms shows as about b + 1).
     serverLoopDelayMs: loopDelays.some((d) => d === undefined)
       ? undefined
-      : { max: Math.max(...loopDelays.map((d) => d!.maxMs)), p99: Math.max(...loopDelays.map((d) => d!.p99Ms)) },
+      : {
+          max: Math.max(...loopDelays.map((d) => d!.maxMs)),
+          p99: Math.max(...loopDelays.map((d) => d!.p99Ms)),
+          // The longest GC pause of the main thread, and the pauses' sum: how much of the delay was the collector.
+          gcMax: Math.max(...loopDelays.map((d) => d!.gcMaxMs)),
+          gcTotal: Math.round(loopDelays.reduce((sum, d) => sum + d!.gcTotalMs, 0))
+        },
     // Group commit: transactions a second, and messages per transaction, over the window.
     commitsPerSec: commits === undefined ? undefined : Math.round(commits.commits / windowS),
     meanBatch: commits === undefined || commits.commits === 0 ? undefined : round(commits.messages / commits.commits, 1),
