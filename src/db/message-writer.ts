@@ -1,9 +1,10 @@
+import { randomUUID } from 'node:crypto'
 import { applyChanges, type ChangeRequest, type ChangeResult } from './change-batch.js'
 import type { Database } from './client.js'
 import { toMessage } from './mappers.js'
 import type { MessageRow } from './schema/index.js'
 import { EXCERPT_LENGTH, mentionedNames, searchVector } from '../chat/message-text.js'
-import { isRetryable, isUniqueViolation, retryingConflicts } from '../lib/db-errors.js'
+import { isRetryable, isTurnMissed, isUniqueViolation, retryingConflicts } from '../lib/db-errors.js'
 import type { Message } from '../schemas/messages.js'
 import type { User } from '../schemas/users.js'
 
@@ -65,6 +66,17 @@ const idempotencyKey = (r: SendRequest) => `${r.roomId}:${r.sender.id}:${r.clien
 const senderKey = (r: SendRequest) => `${r.roomId}:${r.sender.id}`
 /** Send batches at the database at once: one running, the next sent behind it on the same connection. */
 const SENDS_IN_FLIGHT = 2
+/** Reruns of a batch whose batch ahead did not commit: each follows one rerun of that one, which has its own bound. */
+const MAX_TURNS_MISSED = 100
+
+/** A batch of sends in flight. */
+interface Flight {
+  size: number
+  /** The senders (per room) with a send in it. */
+  senders: Set<string>
+  /** What it makes the connection's `chat.batch` once it commits (see `chat_batch_turn`). */
+  token: string
+}
 
 /**
  * Group commit, for sends and for changes (edits, deletions, reactions). Requests that arrive while a transaction
@@ -78,14 +90,19 @@ const SENDS_IN_FLIGHT = 2
  * committed instead of after a round trip and the first one's publication. The writer's connection runs them one
  * after the other and answers in that order, so seqs, revs and `onCommit` keep the order the batches were sent
  * in. Each is its own transaction, though: if the first fails (a `client_id` stored meanwhile by another instance, a
- * deadlock) and is run again, the second has committed before it. So the second holds only sends of a sender
- * (per room) who has none in flight: whatever reruns, no sender's messages change their order. The rest wait.
- * Changes run alone, in their place in the arrival order.
+ * deadlock) and is run again, the second would commit before it. When the two have a sender (per room) in common,
+ * the second checks, as it starts, that the first committed (`chat_batch_turn`: each batch leaves a token in a
+ * setting of the connection, which an aborted transaction takes back); if not, it stores nothing and runs again
+ * behind the first one's rerun. So whatever reruns, no sender's messages change their order. Changes run alone, in
+ * their place in the arrival order.
  */
 export class MessageWriter {
   private queue: Pending[] = []
-  /** The send batches in flight, oldest first (a rerun batch can end after a later one): their sizes and senders. */
-  private readonly inFlight: Array<{ size: number, senders: Set<string> }> = []
+  /** The send batches in flight, oldest first (a rerun batch can end after a later one). */
+  private readonly inFlight: Flight[] = []
+  /** Batches are numbered after this writer's own name: another writer on the connection leaves other tokens. */
+  private readonly name = randomUUID()
+  private batches = 0
   private changing = false
   private pumpQueued = false
   private idleWaiters: Array<() => void> = []
@@ -145,9 +162,11 @@ export class MessageWriter {
       // about the same whatever its size, and the one in flight commits before it runs anyway.
       const batch = this.takeSends(this.inFlight.length === 0 ? 1 : Math.min(this.inFlight[0]!.size, this.maxBatch))
       if (batch.length === 0) return
-      const entry = { size: batch.length, senders: new Set(batch.map((p) => senderKey(p.request))) }
+      const entry: Flight = { size: batch.length, senders: new Set(batch.map((p) => senderKey(p.request))), token: `${this.name}.${++this.batches}` }
+      // Behind a batch with a sender in common, this one goes only after that one's commit.
+      const ahead = this.inFlight.find((b) => [...entry.senders].some((key) => b.senders.has(key)))
       this.inFlight.push(entry)
-      void this.commitSends(batch).finally(() => {
+      void this.commitSends(batch, entry, ahead).finally(() => {
         this.inFlight.splice(this.inFlight.indexOf(entry), 1)
         this.pump()
       })
@@ -155,36 +174,30 @@ export class MessageWriter {
     if (this.isIdle()) for (const resolve of this.idleWaiters.splice(0)) resolve()
   }
 
-  /**
-   * The sends at the head of the queue, up to the first change, that may go now: all of them when none is in
-   * flight, else those of senders with none in flight (a sender's later sends stay behind its earlier ones).
-   */
+  /** The sends at the head of the queue, up to the first change and at most a batch, if there are `least` of them. */
   private takeSends (least: number): Array<Extract<Pending, { kind: 'send' }>> {
-    const batch: Array<Extract<Pending, { kind: 'send' }>> = []
-    const waiting: Pending[] = []
     let end = 0
-    for (; end < this.queue.length && batch.length < this.maxBatch; end++) {
-      const pending = this.queue[end]!
-      if (pending.kind !== 'send') break
-      const key = senderKey(pending.request)
-      if (this.inFlight.some((b) => b.senders.has(key))) waiting.push(pending)
-      else batch.push(pending)
-    }
-    if (batch.length < least) return []
-    this.queue = waiting.concat(this.queue.slice(end))
-    return batch
+    while (end < this.queue.length && end < this.maxBatch && this.queue[end]!.kind === 'send') end++
+    if (end < least) return []
+    return this.queue.splice(0, end) as Array<Extract<Pending, { kind: 'send' }>>
   }
 
-  private async commitSends (batch: Array<Extract<Pending, { kind: 'send' }>>): Promise<void> {
+  /** Runs a batch until it commits or fails for good; `ahead`, the batch in flight it must follow, if any. */
+  private async commitSends (batch: Array<Extract<Pending, { kind: 'send' }>>, entry: Flight, ahead: Flight | undefined): Promise<void> {
+    let missed = 0
     for (let attempt = 1; ; attempt++) {
       try {
-        const outcomes = await this.write(batch.map((p) => p.request))
+        // Once the batch ahead is settled (committed, or failed for good), this one need not follow it.
+        const after = ahead !== undefined && this.inFlight.includes(ahead) ? ahead.token : null
+        const outcomes = await this.write(batch.map((p) => p.request), after, entry.token)
         this.onCommit(outcomes.flatMap((outcome, i) => outcome instanceof Error || !outcome.created
           ? []
           : [{ roomId: batch[i]!.request.roomId, kind: 'created' as const, message: outcome.message }]))
         settle(batch, outcomes)
         return
       } catch (error) {
+        // The batch ahead did not commit: its rerun was sent before this one's, which follows it.
+        if (isTurnMissed(error) && ++missed <= MAX_TURNS_MISSED) { attempt--; continue }
         // A concurrent writer stored the same client_id (a client resending on another instance): run the batch
         // again, and the rerun finds it stored. Each collision is with a row committed meanwhile, so this ends;
         // a batch of n can collide at most n times with retries of its own sends.
@@ -213,7 +226,7 @@ export class MessageWriter {
    * stored `client_id`s, move each room's `last_seq` and `last_rev` by its count of new messages (the row lock
    * orders concurrent writers) and insert the new messages with the seqs and revs of that range, in request order.
    */
-  private async write (requests: SendRequest[]): Promise<Array<SendResult | SendRefused | ReplyRefused>> {
+  private async write (requests: SendRequest[], after: string | null, token: string): Promise<Array<SendResult | SendRefused | ReplyRefused>> {
     // Repeats of a client_id within the batch are not sent: they get the first one's outcome.
     const firstInBatch = new Map<string, number>()
     const input: WriteInput[] = []
@@ -236,7 +249,7 @@ export class MessageWriter {
       })
     })
     const full = input.some((row) => row.reply_to !== null || row.names.length > 0)
-    const rows = await this.database.query<WriteOutput>(full ? WRITE_BATCH_FULL : WRITE_BATCH, [JSON.stringify(input)])
+    const rows = await this.database.query<WriteOutput>(full ? WRITE_BATCH_FULL : WRITE_BATCH, [JSON.stringify(input), after, token])
 
     const outcomes: Array<SendResult | SendRefused | ReplyRefused> = []
     for (const row of rows) {
@@ -303,7 +316,8 @@ const priorRow = (prior: Record<string, unknown>): MessageRow => ({
 })
 
 /**
- * `$1` is a JSON array of WriteInput; the answer has one WriteOutput row per element. The (room_id, seq) unique
+ * `$1` is a JSON array of WriteInput; the answer has one WriteOutput row per element. `$2` is the token of the batch
+ * this one must follow (null for none) and `$3` its own: `chat_batch_turn` checks and sets them once, first. The (room_id, seq) unique
  * index and the `client_id` one make a concurrent duplicate fail the statement, which is then run again. Ids are
  * drawn before the insert, and every new row has the same created_at (its default, the transaction's now()), so
  * no row needs matching back to its request. Lookups are subqueries on unique indexes, keyed by the JSON's values
@@ -335,6 +349,7 @@ const writeBatch = (full: boolean) => {
     from jsonb_to_recordset($1::text::jsonb)
       as r(i int, room_id int, sender_id int, message text, message_type text, client_id text, reply_to bigint, names jsonb,
         words text)
+    where (select chat_batch_turn($2::text, $3::text))
   ), fresh as (
     select *, row_number() over (partition by room_id order by i) as k from req
     where member and prior is null and (reply_to is null or reply is not null)

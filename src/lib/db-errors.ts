@@ -31,6 +31,12 @@ export function isUniqueViolation (error: unknown): boolean {
   return false
 }
 
+/** True when a batch of sends found that the batch ahead of it did not commit (`chat_batch_turn`, drizzle/0004). */
+export function isTurnMissed (error: unknown): boolean {
+  for (const link of chain(error)) if (link.code === 'CH001') return true
+  return false
+}
+
 /** True for a deadlock or serialization failure: the transaction can simply be run again. */
 export function isRetryable (error: unknown): boolean {
   for (const link of chain(error)) if (link.code === '40P01' || link.code === '40001') return true

@@ -94,41 +94,36 @@ t.test('one batch mixing rooms, repeats, retries and refusals: each send gets it
   t.same(await history(b), ['2 b two', '1 b one'], 'room b holds its own')
 })
 
-t.test('a second batch goes behind the one in flight with other senders only, and a rerun of the first reorders no sender', async (t) => {
+/**
+ * A writer whose statements reach the database in the order it issues them, as on its connection, and whose first
+ * statement fails in the database (its transaction aborted: a row of it does not parse); its failure is answered
+ * once the second statement has been issued behind it, as `failure` (what the writer hears), and every answer
+ * comes back in the order issued.
+ */
+async function writerFailingFirst (t: Parameters<typeof startServer>[0], failure: (error: unknown) => unknown) {
   const server = await startServer(t)
   const { database } = server.app
   const [owner, a, b] = [await register(server.url), await register(server.url), await register(server.url)]
   const room = await createRoom(server.url, owner.token)
   for (const member of [a, b]) await join(server.url, member.token, room.name)
-  // A real unique violation: what a batch gets when another instance stored one of its client_ids meanwhile.
-  const violation = await database.query('insert into users (username, password_hash) values ($1, $2)', [a.user.username, 'x'])
-    .then(() => undefined, (error: unknown) => error)
-  t.ok(violation !== undefined, 'the database refused the duplicate')
 
-  // The writer's statements as issued: the senders of each batch, and how many statements were in flight then.
-  const issued: Array<{ senders: number[], inFlight: number }> = []
-  const waiting: Array<{ n: number, resolve: () => void }> = []
-  const issuedCount = (n: number) => new Promise<void>((resolve) => {
-    if (issued.length >= n) resolve()
-    else waiting.push({ n, resolve })
-  })
-  let release!: () => void
-  const held = new Promise<void>((resolve) => { release = resolve })
-  let inFlight = 0
-  const query: Query = async <T>(text: string, params: unknown[]) => {
-    issued.push({ senders: (JSON.parse(params[0] as string) as Array<{ sender_id: number }>).map((r) => r.sender_id), inFlight })
-    for (const w of waiting.filter((w) => issued.length >= w.n)) w.resolve()
-    inFlight++
-    try {
-      // The first batch fails once, after the second has been sent behind it.
-      if (issued.length === 1) {
-        await held
-        throw violation
-      }
-      return await database.writer.query<T>(text, params)
-    } finally {
-      inFlight--
-    }
+  // The statements as issued: the senders of each batch, the token of the batch it must follow and its own.
+  const issued: Array<{ senders: number[], after: unknown, token: unknown }> = []
+  let secondIssued!: () => void
+  const second = new Promise<void>((resolve) => { secondIssued = resolve })
+  let answered: Promise<unknown> = Promise.resolve()
+  const query: Query = <T>(text: string, params: unknown[]) => {
+    const rows = JSON.parse(params[0] as string) as Array<{ sender_id: number, i: unknown }>
+    issued.push({ senders: rows.map((r) => r.sender_id), after: params[1], token: params[2] })
+    if (issued.length === 2) secondIssued()
+    const first = issued.length === 1
+    const run = first
+      ? database.writer.query<T>(text, [JSON.stringify(rows.map((r) => ({ ...r, i: 'not a number' }))), ...params.slice(1)])
+        .then(() => { throw new Error('the poisoned batch ran') }, async (error: unknown) => { await second; throw failure(error) })
+      : database.writer.query<T>(text, params)
+    const answer = answered.then(() => run, () => run)
+    answered = answer.catch(() => {})
+    return answer
   }
   const committed: number[][] = []
   const writer = new MessageWriter({ query, transaction: database.writer.transaction }, 100,
@@ -136,17 +131,40 @@ t.test('a second batch goes behind the one in flight with other senders only, an
   const send = (sender: Account, message: string) => writer.send({
     roomId: room.id, roomName: room.name, sender: sender.user, message, messageType: 'text', clientId: message, replyTo: null
   }).then((result) => result.message.seq)
+  return { a, b, issued, committed, writer, send, database }
+}
+
+t.test('a batch sent behind one with a sender in common commits only after it: a rerun of the first reorders no sender', async (t) => {
+  // A real unique violation: what a batch gets when another instance stored one of its client_ids meanwhile.
+  const violation: { error?: unknown } = {}
+  const { a, b, issued, committed, writer, send, database } = await writerFailingFirst(t, () => violation.error)
+  violation.error = await database.query('insert into users (username, password_hash) values ($1, $2)', [a.user.username, 'x'])
+    .then(() => undefined, (error: unknown) => error)
+  t.ok(violation.error !== undefined, 'the database refused the duplicate')
 
   const a1 = send(a, 'a1')
-  await issuedCount(1)
+  await new Promise((resolve) => setImmediate(resolve))
   const [a2, b1] = [send(a, 'a2'), send(b, 'b1')]
-  await issuedCount(2)
-  t.same(issued[1], { senders: [b.user.id], inFlight: 1 }, 'b1 went behind a1 at once; a2 waits for a1')
-  release()
-  t.same({ a1: await a1, a2: await a2, b1: await b1 }, { b1: 1, a1: 2, a2: 3 },
-    'a1 ran again after b1 had committed, and a2 still came after it')
-  t.same(issued.map((i) => i.senders), [[a.user.id], [b.user.id], [a.user.id], [a.user.id]], 'a1, b1, a1 again, a2')
-  t.equal(issued[3]!.inFlight, 0, 'a2 was sent once a1 had committed')
-  t.same(committed, [[1], [2], [3]], 'published in seq order')
+  t.same({ a1: await a1, a2: await a2, b1: await b1 }, { a1: 1, a2: 2, b1: 3 }, 'every sender in order, a1 first')
+  t.same(issued.map((i) => i.senders), [[a.user.id], [a.user.id, b.user.id], [a.user.id], [a.user.id, b.user.id]],
+    'a1; a2 and b1 at once behind it; a1 again; a2 and b1 again behind it')
+  const first = issued[0]!.token
+  t.same(issued.map((i) => i.after), [null, first, null, first], 'the second batch followed the first each time')
+  t.equal(issued[2]!.token, first, 'a rerun leaves the same token')
+  t.same(committed, [[1], [2, 3]], 'published in seq order, once each')
+  await writer.idle()
+})
+
+t.test('a batch behind one that fails for good stores nothing of it and commits on its own', async (t) => {
+  const { a, b, issued, committed, writer, send } = await writerFailingFirst(t, (error) => error)
+  const a1 = send(a, 'a1').then(() => 'stored', (error: { code?: string }) => error.code)
+  await new Promise((resolve) => setImmediate(resolve))
+  const [a2, b1] = [send(a, 'a2'), send(b, 'b1')]
+  t.equal(await a1, '22P02', 'a1 failed: its row did not parse')
+  t.same({ a2: await a2, b1: await b1 }, { a2: 1, b1: 2 }, 'a2 and b1 stored, from seq 1')
+  t.same(issued[1]!.senders, [a.user.id, b.user.id])
+  t.equal(issued[1]!.after, issued[0]!.token, 'sent behind a1, to follow it')
+  t.equal(issued.at(-1)!.after, null, 'and in the end on its own')
+  t.same(committed, [[1, 2]])
   await writer.idle()
 })
