@@ -103,7 +103,7 @@ if (embedded) {
     t.ok(statement!.generic > 0 && statement!.custom === 0, 'the kept statement runs its generic plan')
     const plan = (await transaction(async (q) => {
       await q('set local plan_cache_mode = force_generic_plan', [])
-      return await q<{ 'QUERY PLAN': string }>(`explain execute ${statement!.name}('[]')`, [])
+      return await q<{ 'QUERY PLAN': string }>(`explain execute ${statement!.name}('[]', null, 'explain')`, [])
     })).map((row) => row['QUERY PLAN']).join('\n')
     t.match(plan, /messages_roomId_senderId_clientId_unique/, 'a retried client_id is looked up on its unique index')
     t.notMatch(plan, /Seq Scan/, 'and no table is scanned')
