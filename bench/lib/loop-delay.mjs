@@ -14,18 +14,19 @@ import { isMainThread } from 'node:worker_threads'
 if (isMainThread) {
   let histogram
   let gc
-  const gcObserver = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) {
-      if (gc === undefined) continue
+  const count = (entries) => {
+    for (const entry of entries) {
       gc.maxMs = Math.max(gc.maxMs, entry.duration)
       gc.totalMs += entry.duration
     }
-  })
+  }
+  // Observing from the first signal on, so gc is set whenever entries arrive.
+  const gcObserver = new PerformanceObserver((list) => count(list.getEntries()))
   process.on('SIGURG', () => {
-    const ms = (ns) => Math.round(ns / 1e3) / 1e3
     const round = (value) => Math.round(value * 1e3) / 1e3
+    const ms = (ns) => round(ns / 1e6)
     // Entries not yet delivered to the observer belong to the window that ends now.
-    if (gc !== undefined) gcObserver.takeRecords().forEach((entry) => { gc.maxMs = Math.max(gc.maxMs, entry.duration); gc.totalMs += entry.duration })
+    if (gc !== undefined) count(gcObserver.takeRecords())
     const reading = histogram === undefined
       ? {}
       : {

@@ -38,4 +38,4 @@ export function cpuText (run: any): string {
 /** The server's event-loop delay over the run's window, when it was read. */
 export const loopText = (run: any) => run.serverLoopDelayMs === undefined
   ? 'loop max n/a'
-  : `loop max ${msText(run.serverLoopDelayMs.max)}${run.serverLoopDelayMs.gcMax === undefined ? '' : `, GC pause max ${msText(run.serverLoopDelayMs.gcMax)}`}`
+  : `loop max ${msText(run.serverLoopDelayMs.max)}, GC pause max ${msText(run.serverLoopDelayMs.gcMax)}`

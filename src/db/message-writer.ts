@@ -63,7 +63,6 @@ function settle<T> (batch: Array<{ resolve: (result: T) => void, reject: (error:
 const MAX_ATTEMPTS = 3
 const idempotencyKey = (r: SendRequest) => `${r.roomId}:${r.sender.id}:${r.clientId}`
 /** A sender's messages in a room: the order that must hold from request to seq. */
-const senderKey = (r: SendRequest) => `${r.roomId}:${r.sender.id}`
 /** Send batches at the database at once: one running, the next sent behind it on the same connection. */
 const SENDS_IN_FLIGHT = 2
 /** Reruns of a batch whose batch ahead did not commit: each follows one rerun of that one, which has its own bound. */
@@ -72,8 +71,6 @@ const MAX_TURNS_MISSED = 100
 /** A batch of sends in flight. */
 interface Flight {
   size: number
-  /** The senders (per room) with a send in it. */
-  senders: Set<string>
   /** What it makes the connection's `chat.batch` once it commits (see `chat_batch_turn`). */
   token: string
 }
@@ -90,10 +87,10 @@ interface Flight {
  * committed instead of after a round trip and the first one's publication. The writer's connection runs them one
  * after the other and answers in that order, so seqs, revs and `onCommit` keep the order the batches were sent
  * in. Each is its own transaction, though: if the first fails (a `client_id` stored meanwhile by another instance, a
- * deadlock) and is run again, the second would commit before it. When the two have a sender (per room) in common,
- * the second checks, as it starts, that the first committed (`chat_batch_turn`: each batch leaves a token in a
- * setting of the connection, which an aborted transaction takes back); if not, it stores nothing and runs again
- * behind the first one's rerun. So whatever reruns, no sender's messages change their order. Changes run alone, in
+ * deadlock) and is run again, the second would commit before it. So the second checks, as it starts, that the first
+ * committed (`chat_batch_turn`: each batch leaves a token in a setting of the connection, which an aborted
+ * transaction takes back); if not, it stores nothing and runs again behind the first one's rerun. So whatever
+ * reruns, batches commit in the order they were sent and no sender's messages change their order. Changes run alone, in
  * their place in the arrival order.
  */
 export class MessageWriter {
@@ -162,9 +159,9 @@ export class MessageWriter {
       // about the same whatever its size, and the one in flight commits before it runs anyway.
       const batch = this.takeSends(this.inFlight.length === 0 ? 1 : Math.min(this.inFlight[0]!.size, this.maxBatch))
       if (batch.length === 0) return
-      const entry: Flight = { size: batch.length, senders: new Set(batch.map((p) => senderKey(p.request))), token: `${this.name}.${++this.batches}` }
-      // Behind a batch with a sender in common, this one goes only after that one's commit.
-      const ahead = this.inFlight.find((b) => [...entry.senders].some((key) => b.senders.has(key)))
+      const entry: Flight = { size: batch.length, token: `${this.name}.${++this.batches}` }
+      // Behind the batch sent before it, this one commits only after that one's commit.
+      const ahead = this.inFlight.at(-1)
       this.inFlight.push(entry)
       void this.commitSends(batch, entry, ahead).finally(() => {
         this.inFlight.splice(this.inFlight.indexOf(entry), 1)

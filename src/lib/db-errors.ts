@@ -25,23 +25,20 @@ export function isDatabaseUnavailable (error: unknown): boolean {
   return false
 }
 
-/** True for a unique-constraint violation (SQLSTATE 23505). */
-export function isUniqueViolation (error: unknown): boolean {
-  for (const link of chain(error)) if (link.code === '23505') return true
+/** True when the error, or one of its causes, has one of these SQLSTATEs. */
+function hasCode (error: unknown, ...codes: string[]): boolean {
+  for (const link of chain(error)) if (codes.includes(link.code as string)) return true
   return false
 }
+
+/** True for a unique-constraint violation (SQLSTATE 23505). */
+export const isUniqueViolation = (error: unknown) => hasCode(error, '23505')
 
 /** True when a batch of sends found that the batch ahead of it did not commit (`chat_batch_turn`, drizzle/0004). */
-export function isTurnMissed (error: unknown): boolean {
-  for (const link of chain(error)) if (link.code === 'CH001') return true
-  return false
-}
+export const isTurnMissed = (error: unknown) => hasCode(error, 'CH001')
 
 /** True for a deadlock or serialization failure: the transaction can simply be run again. */
-export function isRetryable (error: unknown): boolean {
-  for (const link of chain(error)) if (link.code === '40P01' || link.code === '40001') return true
-  return false
-}
+export const isRetryable = (error: unknown) => hasCode(error, '40P01', '40001')
 
 /** Runs `work`, and again after a deadlock or a serialization failure: `attempts` runs at most. */
 export async function retryingConflicts<T> (work: () => Promise<T>, attempts: number): Promise<T> {

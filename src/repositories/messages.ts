@@ -184,9 +184,9 @@ export function createMessagesRepository (db: Db, writer: MessageWriter, reads: 
           const found = await searchWindows(roomId, query, key, older, count)
           if (found !== undefined) return found
         }
-        // In one room (the caller's membership checked by the route), the room is no join condition: the planner
-        // would read the room's rows from a (room_id, …) index to intersect them with the word's. `+ 0` keeps it from
-        // seeking on (room_id, created_at, id) too: it guesses every word at 2 % of the rows and would walk the
+        // In one room (the caller's membership checked by the route), the room is matched as `room_id + 0`: on
+        // `room_id =` the planner would read the room's rows from a (room_id, …) index to intersect them with the
+        // word's. `+ 0` keeps it from seeking on (room_id, created_at, id) too: it guesses every word at 2 % of the rows and would walk the
         // room's history backwards for a rare one. The GIN index is the way here.
         const matching = searchable()
         const found = (roomId === undefined
