@@ -54,6 +54,33 @@ async function handleSend (session: ChatSession, deps: ConnectionDeps, frame: Ex
   }
 }
 
+/**
+ * A socket's `read` frames keep one mark in flight: a member of a busy room sends one per message, and those that come
+ * while a mark is in flight become one, the highest, marked when it settles. The read writer would merge them into
+ * one row anyway; here they also cost one promise and one announcement rather than one each.
+ */
+function markRead (session: ChatSession, deps: ConnectionDeps, seq: number): void {
+  if (session.readQueued !== undefined) {
+    session.readQueued = Math.max(session.readQueued, seq)
+    return
+  }
+  session.readQueued = 0
+  const { roomId, user } = session.context
+  const settled = () => {
+    const next = session.readQueued!
+    session.readQueued = undefined
+    if (next > seq) markRead(session, deps, next)
+  }
+  deps.markRead(roomId, user.id, seq).then((moved) => {
+    if (moved !== undefined) deps.hub.announceRead(roomId, user, moved, session)
+    settled()
+  }, (error: unknown) => {
+    if (isDatabaseUnavailable(error)) fail(session, { code: 'unavailable', detail: 'The database is unavailable. Retry.' })
+    else deps.log.error({ err: error, ...where(session) }, 'mark read failed')
+    settled()
+  })
+}
+
 function handle (session: ChatSession, deps: ConnectionDeps, text: string): void {
   const frame = parseFrame(text)
   if (isFrameError(frame)) {
@@ -74,12 +101,7 @@ function handle (session: ChatSession, deps: ConnectionDeps, text: string): void
       deps.hub.typing(session)
       return
     case 'read':
-      deps.markRead(session.context.roomId, session.context.user.id, frame.seq).then((seq) => {
-        if (seq !== undefined) deps.hub.announceRead(session.context.roomId, session.context.user, seq, session)
-      }, (error: unknown) => {
-        if (isDatabaseUnavailable(error)) fail(session, { code: 'unavailable', detail: 'The database is unavailable. Retry.' })
-        else deps.log.error({ err: error, ...where(session) }, 'mark read failed')
-      })
+      markRead(session, deps, frame.seq)
       return
     case 'ping':
       session.send(PONG)

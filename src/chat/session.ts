@@ -53,6 +53,8 @@ export class ChatSession {
    */
   private replayed: { revs: Map<number, number>, upTo: number } | undefined
   missedPings = 0
+  /** While a `read` frame's mark is in flight: the highest seq read since (0 for none); see `markRead`. */
+  readQueued: number | undefined
   /** Whether this socket has been counted in its user's presence in the room. */
   present = false
   /** Bytes handed to the kernel as of the last heartbeat, while some were waiting: a socket that stops reading. */
