@@ -62,7 +62,6 @@ function settle<T> (batch: Array<{ resolve: (result: T) => void, reject: (error:
 /** Deadlocks between instances: a few tries. */
 const MAX_ATTEMPTS = 3
 const idempotencyKey = (r: SendRequest) => `${r.roomId}:${r.sender.id}:${r.clientId}`
-/** A sender's messages in a room: the order that must hold from request to seq. */
 /** Send batches at the database at once: one running, the next sent behind it on the same connection. */
 const SENDS_IN_FLIGHT = 2
 /** Reruns of a batch whose batch ahead did not commit: each follows one rerun of that one, which has its own bound. */
